@@ -23,8 +23,12 @@ inline ByteView as_bytes(std::string_view s) {
 inline std::string_view as_chars(ByteView b) {
     return {reinterpret_cast<const char*>(b.data()), b.size()};
 }
-inline Bytes to_bytes(std::string_view s) { return Bytes(s.begin(), s.end()); }
-inline void append(Bytes& out, ByteView b) { out.insert(out.end(), b.begin(), b.end()); }
+inline Bytes to_bytes(std::string_view s) {
+    return Bytes(s.begin(), s.end());
+}
+inline void append(Bytes& out, ByteView b) {
+    out.insert(out.end(), b.begin(), b.end());
+}
 
 std::string to_hex(ByteView b);
 // Returns nullopt unless s is an even-length string of [0-9a-fA-F].
@@ -60,7 +64,7 @@ void secure_wipe(void* p, size_t n);
 
 // A byte buffer for key material: wiped on destruction and on move-from.
 class SecretBytes {
-public:
+  public:
     SecretBytes() = default;
     explicit SecretBytes(size_t n) : m_data(n) {}
     explicit SecretBytes(ByteView b) : m_data(b.begin(), b.end()) {}
@@ -78,7 +82,7 @@ public:
     std::span<uint8_t> span() { return m_data; }
     void wipe();
 
-private:
+  private:
     std::vector<uint8_t> m_data;
 };
 

@@ -23,8 +23,8 @@ constexpr size_t k_max_decompressed = 64u << 20;
 
 Bytes zstd_compress(ByteView data, int level) {
     Bytes out(ZSTD_compressBound(data.size()));
-    size_t n = ZSTD_compressCCtx(contexts().cctx, out.data(), out.size(), data.data(), data.size(),
-                                 level);
+    size_t n =
+        ZSTD_compressCCtx(contexts().cctx, out.data(), out.size(), data.data(), data.size(), level);
     if (ZSTD_isError(n)) return {};
     out.resize(n);
     return out;
@@ -36,8 +36,8 @@ Result<Bytes> zstd_decompress(ByteView frame, size_t expected_size) {
     unsigned long long declared = ZSTD_getFrameContentSize(frame.data(), frame.size());
     if (declared != expected_size) return corruption("compressed block has the wrong size");
     Bytes out(expected_size);
-    size_t n = ZSTD_decompressDCtx(contexts().dctx, out.data(), out.size(), frame.data(),
-                                   frame.size());
+    size_t n =
+        ZSTD_decompressDCtx(contexts().dctx, out.data(), out.size(), frame.data(), frame.size());
     if (ZSTD_isError(n) || n != expected_size)
         return corruption(std::string("compressed block is damaged: ") +
                           (ZSTD_isError(n) ? ZSTD_getErrorName(n) : "short"));

@@ -1,0 +1,56 @@
+#include <cstdio>
+#include <exception>
+
+#include "coffer/cli/common.h"
+#include "coffer/crypto/crypto.h"
+
+namespace coffer::cli {
+
+int run(int argc, char** argv) {
+    Status init = crypto::init();
+    if (!init.ok()) return fail(init);
+    CLI::App app{"coffer: encrypted, deduplicated, verifiable backups"};
+    app.require_subcommand(1);
+    app.set_version_flag("--version", "coffer 0.1.0");
+    GlobalOptions g;
+    app.add_option("-r,--repo", g.repo, "Repository location (a directory)")
+        ->envname("COFFER_REPO");
+    app.add_option("--host-key", g.host_key,
+                   "Host key file (default " + default_host_key_path() + ")")
+        ->envname("COFFER_HOST_KEY");
+    app.add_option("--recovery-key-file", g.recovery_key_file,
+                   "File holding the recovery key (needed to read backups)")
+        ->envname("COFFER_RECOVERY_KEY_FILE");
+    app.add_flag("--json", g.json, "Machine-readable output");
+    app.add_flag("-q,--quiet", g.quiet, "Print only errors and results");
+    app.add_option("--threads", g.threads, "Worker threads (default: one per core)");
+    app.fallthrough();
+
+    int exit_code = k_exit_ok;
+    register_init(app, g, exit_code);
+    register_backup(app, g, exit_code);
+    register_snapshots(app, g, exit_code);
+    register_ls(app, g, exit_code);
+    register_restore(app, g, exit_code);
+    register_verify(app, g, exit_code);
+    for (CLI::App* sub : app.get_subcommands({})) sub->fallthrough();
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForAllHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForVersion& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        std::fprintf(stderr, "coffer: %s (see 'coffer --help')\n", e.what());
+        return k_exit_usage;
+    } catch (const std::exception& e) {
+        // No exception may escape a layer; this is the last line of defence.
+        return fail(internal_error(std::string("unexpected error: ") + e.what()));
+    }
+    return exit_code;
+}
+
+}  // namespace coffer::cli

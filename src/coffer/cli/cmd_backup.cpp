@@ -1,0 +1,115 @@
+// coffer backup: one snapshot of the given paths.
+#include <unistd.h>
+
+#include <iostream>
+
+#include "coffer/backup/backup.h"
+#include "coffer/cli/common.h"
+#include "coffer/util/file.h"
+
+namespace coffer::cli {
+
+namespace {
+
+struct BackupArgs {
+    std::vector<std::string> paths;
+    std::vector<std::string> tags;
+    std::vector<std::string> excludes;
+    std::string hostname;
+    bool no_cache = false;
+};
+
+nlohmann::json summary_json(const repo::Snapshot& s) {
+    const auto& m = s.summary;
+    return {{"files_new", m.files_new},
+            {"files_changed", m.files_changed},
+            {"files_unchanged", m.files_unchanged},
+            {"dirs", m.dirs},
+            {"errors", m.errors},
+            {"bytes_read", m.bytes_read},
+            {"total_bytes", m.total_bytes},
+            {"data_added", m.data_added},
+            {"packed_added", m.packed_added},
+            {"duration_s", m.duration_s}};
+}
+
+int run_backup(const GlobalOptions& g, const BackupArgs& a) {
+    auto opened = open_repository(g, KeyNeed::host);
+    if (!opened.ok()) return fail(opened.status());
+    repo::Repository& repository = *opened->repo;
+
+    std::string state = state_dir(repository);
+    backup::Options opts;
+    opts.paths = a.paths;
+    opts.tags = a.tags;
+    opts.excludes = a.excludes;
+    opts.threads = g.threads;
+    if (a.hostname.empty()) {
+        char buf[256] = {};
+        gethostname(buf, sizeof buf - 1);
+        opts.hostname = buf;
+    } else {
+        opts.hostname = a.hostname;
+    }
+    if (!a.no_cache) opts.cache_path = state + "/files.cache";
+    ProgressLine line(!g.quiet && !g.json);
+    opts.on_progress = [&](const backup::Progress& p) {
+        line.update(progress_text(p.elapsed_s, p.files_done, p.files_total, p.bytes_done,
+                                  p.bytes_total, p.scan_finished));
+    };
+    auto outcome = backup::run(repository, opts);
+    line.finish();
+    if (!outcome.ok())
+        return fail(outcome.status().with_context("backup failed, no snapshot saved"));
+    const repo::Snapshot& s = outcome->snapshot;
+    // Remembered so verify can tell if the newest snapshot this host wrote disappears.
+    if (make_dirs(state, 0700).ok())
+        (void)write_file_atomic(state + "/latest", as_bytes(s.id.hex() + "\n"), 0600);
+
+    for (const auto& e : outcome->errors) std::fprintf(stderr, "coffer: warning: %s\n", e.c_str());
+    if (g.json) {
+        print_json({{"snapshot_id", s.id.hex()},
+                    {"time", repo::format_rfc3339(s.time_ns)},
+                    {"paths", s.paths},
+                    {"tags", s.tags},
+                    {"incomplete", s.incomplete},
+                    {"errors", outcome->errors},
+                    {"summary", summary_json(s)}});
+    } else if (!g.quiet) {
+        const auto& m = s.summary;
+        std::cout << "Files:       " << m.files_new << " new, " << m.files_changed << " changed, "
+                  << m.files_unchanged << " unchanged\n"
+                  << "Dirs:        " << m.dirs << "\n"
+                  << "Read:        " << human_bytes(m.bytes_read) << " of "
+                  << human_bytes(m.total_bytes) << "\n"
+                  << "Added:       " << human_bytes(m.data_added) << " ("
+                  << human_bytes(m.packed_added) << " stored after compression and encryption)\n"
+                  << "Duration:    " << human_duration(m.duration_s) << "\n"
+                  << "snapshot " << s.id.short_hex() << " saved"
+                  << (s.incomplete ? " (incomplete)" : "") << "\n";
+    }
+    if (s.incomplete) {
+        std::fprintf(stderr,
+                     "coffer: snapshot %s is incomplete: %zu file(s) could not be read (see "
+                     "warnings above)\n",
+                     s.id.short_hex().c_str(), outcome->errors.size());
+        return k_exit_incomplete;
+    }
+    return k_exit_ok;
+}
+
+}  // namespace
+
+void register_backup(CLI::App& app, GlobalOptions& g, int& exit_code) {
+    auto args = std::make_shared<BackupArgs>();
+    CLI::App* cmd = app.add_subcommand("backup", "Make one snapshot of the given paths");
+    cmd->add_option("paths", args->paths, "Files and directories to back up")->required();
+    cmd->add_option("--tag", args->tags, "Tag the snapshot (repeatable)");
+    cmd->add_option("--exclude", args->excludes,
+                    "Skip entries matching a glob; without '/' it matches names (repeatable)");
+    cmd->add_option("--hostname", args->hostname, "Host name recorded in the snapshot");
+    cmd->add_flag("--no-cache", args->no_cache, "Read every file even if unchanged");
+    cmd->callback([&g, &exit_code, args] { exit_code = run_backup(g, *args); });
+}
+
+}  // namespace coffer::cli

@@ -1,0 +1,78 @@
+// coffer restore: recreates a snapshot under a target directory (needs the recovery key).
+#include <iostream>
+
+#include "coffer/cli/common.h"
+#include "coffer/restore/restore.h"
+
+namespace coffer::cli {
+
+namespace {
+
+struct RestoreArgs {
+    std::string snapshot;
+    std::string target;
+    std::vector<std::string> includes;
+    bool overwrite = false;
+};
+
+int run_restore(const GlobalOptions& g, const RestoreArgs& a) {
+    auto opened = open_repository(g, KeyNeed::recovery);
+    if (!opened.ok()) return fail(opened.status());
+    auto& repository = *opened->repo;
+    auto snap = repository.find_snapshot(a.snapshot);
+    if (!snap.ok()) return fail(snap.status());
+
+    restore::Options opts;
+    opts.target = a.target;
+    opts.includes = a.includes;
+    opts.overwrite = a.overwrite;
+    opts.threads = g.threads;
+    ProgressLine line(!g.quiet && !g.json);
+    opts.on_progress = [&](const restore::Progress& p) {
+        line.update(progress_text(p.elapsed_s, p.files_done, p.files_total, p.bytes_done,
+                                  p.bytes_total, true));
+    };
+    auto outcome = restore::restore(repository, *snap, opts);
+    line.finish();
+    if (!outcome.ok()) return fail(outcome.status().with_context("restore failed"));
+    for (const auto& e : outcome->errors) std::fprintf(stderr, "coffer: error: %s\n", e.c_str());
+    if (g.json) {
+        print_json({{"snapshot_id", snap->id.hex()},
+                    {"target", a.target},
+                    {"files", outcome->files},
+                    {"dirs", outcome->dirs},
+                    {"symlinks", outcome->symlinks},
+                    {"bytes", outcome->bytes},
+                    {"duration_s", outcome->duration_s},
+                    {"errors", outcome->errors}});
+    } else if (!g.quiet) {
+        std::cout << "restored snapshot " << snap->id.short_hex() << " to " << a.target << ": "
+                  << outcome->files << " files, " << outcome->dirs << " dirs, " << outcome->symlinks
+                  << " symlinks, " << human_bytes(outcome->bytes) << " in "
+                  << human_duration(outcome->duration_s) << "\n";
+    }
+    if (!outcome->errors.empty()) {
+        std::fprintf(stderr,
+                     "coffer: restore finished with %zu error(s); the entries named above "
+                     "were not restored\n",
+                     outcome->errors.size());
+        return k_exit_failure;
+    }
+    return k_exit_ok;
+}
+
+}  // namespace
+
+void register_restore(CLI::App& app, GlobalOptions& g, int& exit_code) {
+    auto args = std::make_shared<RestoreArgs>();
+    CLI::App* cmd = app.add_subcommand("restore", "Restore a snapshot (needs the recovery key)");
+    cmd->add_option("snapshot", args->snapshot, "Snapshot id, unique prefix, or 'latest'")
+        ->required();
+    cmd->add_option("--target", args->target, "Directory to restore into")->required();
+    cmd->add_option("--include", args->includes, "Restore only this snapshot path (repeatable)");
+    cmd->add_flag("--overwrite", args->overwrite,
+                  "Allow a non-empty target and replace entries that exist there");
+    cmd->callback([&g, &exit_code, args] { exit_code = run_restore(g, *args); });
+}
+
+}  // namespace coffer::cli

@@ -1,0 +1,166 @@
+#include "coffer/cli/common.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+
+#include "coffer/backup/file_cache.h"
+#include "coffer/store/local/local_store.h"
+
+namespace coffer::cli {
+
+int exit_code_for(const Status& st) {
+    switch (st.code()) {
+        case Code::ok:
+            return k_exit_ok;
+        case Code::invalid_argument:
+            return k_exit_usage;
+        case Code::not_found:
+            return k_exit_not_found;
+        case Code::corruption:
+        case Code::integrity:
+            return k_exit_integrity;
+        case Code::wrong_key:
+        case Code::permission:
+            return k_exit_key;
+        case Code::already_exists:
+            return k_exit_exists;
+        default:
+            return k_exit_failure;
+    }
+}
+
+int fail(const Status& st) {
+    std::string msg = st.message();
+    for (char& c : msg)
+        if (c == '\n') c = ' ';
+    std::fprintf(stderr, "coffer: %s\n", msg.c_str());
+    return exit_code_for(st);
+}
+
+void print_json(const nlohmann::json& j) {
+    std::cout << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
+}
+
+std::string default_host_key_path() {
+    if (geteuid() == 0) return "/etc/coffer/host.key";
+    if (const char* x = std::getenv("XDG_CONFIG_HOME"); x && *x)
+        return std::string(x) + "/coffer/host.key";
+    if (const char* h = std::getenv("HOME"); h && *h)
+        return std::string(h) + "/.config/coffer/host.key";
+    return "/etc/coffer/host.key";
+}
+
+Result<std::shared_ptr<store::Store>> open_store(const GlobalOptions& g) {
+    if (g.repo.empty())
+        return invalid_argument("no repository given: pass --repo or set COFFER_REPO");
+    if (g.repo.rfind("s3:", 0) == 0)
+        return invalid_argument(
+            "S3 repositories are not supported by this build yet: use a "
+            "local directory");
+    TRY_ASSIGN(auto s, store::LocalStore::open(g.repo));
+    return std::shared_ptr<store::Store>(std::move(s));
+}
+
+Result<std::optional<repo::HostKey>> load_host_key_if_present(const GlobalOptions& g) {
+    std::string path = g.host_key.empty() ? default_host_key_path() : g.host_key;
+    auto key = repo::HostKey::load(path);
+    if (key.ok()) return std::optional<repo::HostKey>(std::move(*key));
+    if (key.status().code() == Code::not_found && g.host_key.empty())
+        return std::optional<repo::HostKey>();
+    return key.status();
+}
+
+Result<std::optional<repo::RecoveryKey>> load_recovery_key_if_given(const GlobalOptions& g) {
+    if (g.recovery_key_file.empty()) return std::optional<repo::RecoveryKey>();
+    TRY_ASSIGN(auto key, repo::RecoveryKey::load(g.recovery_key_file));
+    return std::optional<repo::RecoveryKey>(std::move(key));
+}
+
+Result<OpenedRepo> open_repository(const GlobalOptions& g, KeyNeed need) {
+    OpenedRepo out;
+    TRY_ASSIGN(out.store, open_store(g));
+    TRY(repo::Repository::read_config(*out.store).status());
+    TRY_ASSIGN(out.recovery, load_recovery_key_if_given(g));
+    if (need == KeyNeed::recovery && !out.recovery)
+        return wrong_key(
+            "this command needs the recovery key: pass --recovery-key-file or set "
+            "COFFER_RECOVERY_KEY_FILE (the host key alone cannot read backups)");
+    auto host = load_host_key_if_present(g);
+    if (!host.ok()) {
+        // A recovery key can stand in for a missing or unreadable host key.
+        if (!(out.recovery && host.status().code() == Code::not_found)) return host.status();
+    } else {
+        out.host = std::move(*host);
+    }
+    if (!out.host && (need == KeyNeed::host || !out.recovery))
+        return not_found("host key file " +
+                         (g.host_key.empty() ? default_host_key_path() : g.host_key) +
+                         " does not exist: pass --host-key or set COFFER_HOST_KEY");
+    TRY_ASSIGN(out.repo, repo::Repository::open(out.store, out.host ? &*out.host : nullptr,
+                                                out.recovery ? &*out.recovery : nullptr));
+    return out;
+}
+
+std::string state_dir(const repo::Repository& repo) {
+    return backup::default_cache_dir(repo.config().id.hex(), to_hex(repo.keys().key_id));
+}
+
+ProgressLine::ProgressLine(bool enabled) : m_enabled(enabled && isatty(STDERR_FILENO)) {}
+
+void ProgressLine::update(const std::string& text) {
+    if (!m_enabled) return;
+    std::fprintf(stderr, "\r\033[K%s", text.c_str());
+    std::fflush(stderr);
+    m_dirty = true;
+}
+
+void ProgressLine::finish() {
+    if (m_enabled && m_dirty) std::fprintf(stderr, "\r\033[K");
+    m_dirty = false;
+}
+
+std::string human_bytes(uint64_t bytes) {
+    const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+    double v = static_cast<double>(bytes);
+    int u = 0;
+    while (v >= 1024 && u < 5) {
+        v /= 1024;
+        ++u;
+    }
+    char buf[32];
+    if (u == 0)
+        std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(bytes));
+    else
+        std::snprintf(buf, sizeof buf, "%.1f %s", v, units[u]);
+    return buf;
+}
+
+std::string human_duration(double seconds) {
+    long s = std::lround(seconds);
+    char buf[32];
+    if (s >= 3600)
+        std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", s / 3600, (s / 60) % 60, s % 60);
+    else
+        std::snprintf(buf, sizeof buf, "%ld:%02ld", s / 60, s % 60);
+    return buf;
+}
+
+std::string progress_text(double elapsed, uint64_t files, uint64_t files_total, uint64_t bytes,
+                          uint64_t bytes_total, bool totals_final) {
+    std::string t = "[" + human_duration(elapsed) + "] " + std::to_string(files);
+    if (files_total) t += "/" + std::to_string(files_total) + (totals_final ? "" : "+");
+    t += " files, " + human_bytes(bytes);
+    if (bytes_total) t += " of " + human_bytes(bytes_total) + (totals_final ? "" : "+");
+    double rate = elapsed > 0 ? bytes / elapsed : 0;
+    t += ", " + human_bytes(static_cast<uint64_t>(rate)) + "/s";
+    if (totals_final && rate > 0 && bytes_total > bytes)
+        t += ", ETA " + human_duration((bytes_total - bytes) / rate);
+    return t;
+}
+
+}  // namespace coffer::cli

@@ -1,0 +1,100 @@
+// Shared plumbing for the command-line commands: global options, opening the repository with
+// the right keys, output in text or JSON, progress lines, and the exit-code table.
+// Used from the main thread only.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "coffer/repo/repository.h"
+#include "coffer/store/store.h"
+
+namespace coffer::cli {
+
+// Exit codes, documented in docs/cli.md. Stable: scripts depend on them.
+enum ExitCode : int {
+    k_exit_ok = 0,
+    k_exit_failure = 1,     // I/O, internal and other failures
+    k_exit_usage = 2,       // bad arguments or input
+    k_exit_incomplete = 3,  // backup saved, but some source files could not be read
+    k_exit_not_found = 4,   // no repository, snapshot or file
+    k_exit_integrity = 5,   // verify found problems; damaged or tampered objects
+    k_exit_key = 6,         // wrong, missing or unusable key
+    k_exit_exists = 7,      // refusing to overwrite
+};
+
+int exit_code_for(const Status& status);
+
+struct GlobalOptions {
+    std::string repo;
+    std::string host_key;
+    std::string recovery_key_file;
+    bool json = false;
+    bool quiet = false;
+    unsigned threads = 0;
+};
+
+// Default host key path: $XDG_CONFIG_HOME/coffer/host.key, ~/.config/coffer/host.key, or
+// /etc/coffer/host.key for root.
+std::string default_host_key_path();
+
+std::shared_ptr<store::Store> open_store_or_null(const GlobalOptions& g, Status& error);
+Result<std::shared_ptr<store::Store>> open_store(const GlobalOptions& g);
+
+enum class KeyNeed { host, host_or_recovery, recovery };
+
+struct OpenedRepo {
+    std::shared_ptr<store::Store> store;
+    std::unique_ptr<repo::Repository> repo;
+    std::optional<repo::HostKey> host;
+    std::optional<repo::RecoveryKey> recovery;
+};
+
+// Loads the keys the command needs and opens the repository. With KeyNeed::host the host key
+// must exist; with host_or_recovery either will do (both when available); with recovery the
+// recovery key is required and the host key used when present.
+Result<OpenedRepo> open_repository(const GlobalOptions& g, KeyNeed need);
+Result<std::optional<repo::HostKey>> load_host_key_if_present(const GlobalOptions& g);
+Result<std::optional<repo::RecoveryKey>> load_recovery_key_if_given(const GlobalOptions& g);
+
+// Where this host keeps its disposable state for a repository (file cache, last snapshot).
+std::string state_dir(const repo::Repository& repo);
+
+// Prints an error line ("coffer: <message>") and returns the exit code for it.
+int fail(const Status& status);
+void print_json(const nlohmann::json& j);
+
+// A progress line on stderr that rewrites itself, only when stderr is a terminal.
+class ProgressLine {
+  public:
+    explicit ProgressLine(bool enabled);
+    ~ProgressLine() { finish(); }
+    void update(const std::string& text);
+    void finish();
+
+  private:
+    bool m_enabled;
+    bool m_dirty = false;
+};
+
+std::string human_bytes(uint64_t bytes);
+std::string human_duration(double seconds);
+// "12 files, 3.4 MiB of 10 MiB, 1.1 MiB/s, ETA 0:07"
+std::string progress_text(double elapsed, uint64_t files, uint64_t files_total, uint64_t bytes,
+                          uint64_t bytes_total, bool totals_final);
+
+// Each command registers itself on the app with the shared options and an action.
+void register_init(CLI::App& app, GlobalOptions& g, int& exit_code);
+void register_backup(CLI::App& app, GlobalOptions& g, int& exit_code);
+void register_snapshots(CLI::App& app, GlobalOptions& g, int& exit_code);
+void register_ls(CLI::App& app, GlobalOptions& g, int& exit_code);
+void register_restore(CLI::App& app, GlobalOptions& g, int& exit_code);
+void register_verify(CLI::App& app, GlobalOptions& g, int& exit_code);
+
+// Entry point: parses argv, runs the command, returns the process exit code. Never throws.
+int run(int argc, char** argv);
+
+}  // namespace coffer::cli

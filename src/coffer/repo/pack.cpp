@@ -1,0 +1,210 @@
+#include "coffer/repo/pack.h"
+
+#include "coffer/util/compress.h"
+#include "coffer/util/encoding.h"
+
+namespace coffer::repo {
+
+namespace {
+
+constexpr size_t k_record_overhead = crypto::k_gcm_nonce_size + crypto::k_gcm_tag_size;
+
+Bytes stanza_context(const Id& repo_id) {
+    Bytes c = to_bytes(info::pack_stanza);
+    append(c, repo_id.view());
+    return c;
+}
+
+Bytes record_aad(ChunkType type, const Id& id) {
+    Bytes aad = to_bytes("CFRC");
+    aad.push_back(static_cast<uint8_t>(type));
+    append(aad, id.view());
+    return aad;
+}
+
+SecretBytes chunk_key(const KeyRing& keys, ByteView base_key, ChunkType type, const Id& id) {
+    Bytes info_bytes = to_bytes(info::chunk);
+    info_bytes.push_back(static_cast<uint8_t>(type));
+    append(info_bytes, id.view());
+    return crypto::hkdf_sha256(base_key, keys.repo_id.view(), info_bytes, 32);
+}
+
+}  // namespace
+
+Result<PackWriter> PackWriter::create(std::shared_ptr<const KeyRing> keys, int zstd_level) {
+    PackWriter w;
+    w.m_keys = std::move(keys);
+    w.m_zstd_level = zstd_level;
+    w.m_data_key = crypto::random_secret(32);
+    TRY_ASSIGN(Bytes stanza, crypto::wrap_key(w.m_keys->recovery_public_key, w.m_data_key.view(),
+                                              stanza_context(w.m_keys->repo_id)));
+    w.m_bytes.reserve(1 << 20);
+    append(w.m_bytes, as_bytes(k_pack_magic));
+    w.m_bytes.push_back(k_object_version);
+    append(w.m_bytes, w.m_keys->key_id);
+    append(w.m_bytes, stanza);
+    return w;
+}
+
+Status PackWriter::add(const Id& id, ChunkType type, ByteView plaintext) {
+    Bytes compressed;
+    if (m_zstd_level > 0 && plaintext.size() >= 64) {
+        compressed = zstd_compress(plaintext, m_zstd_level);
+        if (compressed.empty() || compressed.size() > plaintext.size() - plaintext.size() / 16)
+            compressed.clear();
+    }
+    bool use_zstd = !compressed.empty();
+    ByteView body = use_zstd ? ByteView(compressed) : plaintext;
+
+    Bytes payload;
+    payload.reserve(body.size() + 1);
+    payload.push_back(use_zstd ? 1 : 0);
+    append(payload, body);
+
+    ByteView base = type == ChunkType::refs ? m_keys->metadata_key.view() : m_data_key.view();
+    SecretBytes key = chunk_key(*m_keys, base, type, id);
+    size_t offset = m_bytes.size();
+    m_bytes.resize(offset + crypto::k_gcm_nonce_size + payload.size() + crypto::k_gcm_tag_size);
+    std::span<uint8_t> nonce(m_bytes.data() + offset, crypto::k_gcm_nonce_size);
+    crypto::random_bytes(nonce);
+    Status st = crypto::aes_gcm_seal_into(
+        key.view(), nonce, record_aad(type, id), payload,
+        std::span<uint8_t>(m_bytes.data() + offset + crypto::k_gcm_nonce_size,
+                           payload.size() + crypto::k_gcm_tag_size));
+    if (!st.ok()) {
+        m_bytes.resize(offset);
+        return st;
+    }
+    m_entries.push_back({id, type, static_cast<uint32_t>(offset),
+                         static_cast<uint32_t>(m_bytes.size() - offset),
+                         static_cast<uint32_t>(plaintext.size())});
+    return ok_status();
+}
+
+Result<FinishedPack> PackWriter::finish() {
+    Writer w;
+    w.varint(m_entries.size());
+    for (const auto& e : m_entries) {
+        w.id(e.id);
+        w.u8(static_cast<uint8_t>(e.type));
+        w.varint(e.offset);
+        w.varint(e.length);
+        w.varint(e.raw_length);
+    }
+    Bytes nonce = crypto::random_bytes(crypto::k_gcm_nonce_size);
+    ByteView header(m_bytes.data(), k_pack_header_size);
+    TRY_ASSIGN(Bytes sealed,
+               crypto::aes_gcm_seal(m_keys->trailer_key.view(), nonce, header, w.out()));
+    size_t trailer_len = nonce.size() + sealed.size();
+    append(m_bytes, nonce);
+    append(m_bytes, sealed);
+    uint8_t len[4];
+    store_le32(len, static_cast<uint32_t>(trailer_len));
+    append(m_bytes, ByteView(len, 4));
+
+    FinishedPack out;
+    out.id = crypto::sha256(m_bytes);
+    out.bytes = std::move(m_bytes);
+    out.entries = std::move(m_entries);
+    m_bytes.clear();
+    m_entries.clear();
+    m_data_key.wipe();
+    return out;
+}
+
+Result<PackHeader> parse_pack_header(ByteView header, const std::string& pack_label) {
+    if (header.size() < k_pack_header_size || as_chars(header.subspan(0, 4)) != k_pack_magic)
+        return corruption("pack " + pack_label + " has no valid header");
+    if (header[4] != k_object_version)
+        return corruption("pack " + pack_label + " has unknown version " +
+                          std::to_string(header[4]));
+    PackHeader h;
+    h.key_id.assign(header.begin() + 5, header.begin() + 5 + k_key_id_size);
+    h.stanza.assign(header.begin() + 5 + k_key_id_size, header.begin() + k_pack_header_size);
+    return h;
+}
+
+Result<SecretBytes> open_data_key(const KeyRing& keys, const PackHeader& header,
+                                  const std::string& pack_label) {
+    if (!keys.recovery_private_key)
+        return wrong_key(
+            "reading file contents needs the recovery key: pass --recovery-key-file "
+            "or set COFFER_RECOVERY_KEY_FILE");
+    auto key = crypto::unwrap_key(keys.recovery_private_key->view(), header.stanza,
+                                  stanza_context(keys.repo_id));
+    if (!key.ok()) {
+        if (key.status().code() == Code::wrong_key)
+            return integrity_error("pack " + pack_label +
+                                   ": data key does not open with the recovery key (damaged "
+                                   "header or a pack from another repository)");
+        return key.status().with_context("pack " + pack_label);
+    }
+    return key;
+}
+
+Result<Bytes> open_record(const KeyRing& keys, ByteView key, const PackEntry& e, ByteView record) {
+    std::string label = chunk_type_name(e.type).data() + std::string(" chunk ") + e.id.short_hex();
+    if (record.size() < k_record_overhead + 1 || record.size() != e.length)
+        return corruption(label + " has the wrong stored length");
+    SecretBytes ck = chunk_key(keys, key, e.type, e.id);
+    ByteView nonce = record.subspan(0, crypto::k_gcm_nonce_size);
+    ByteView body = record.subspan(crypto::k_gcm_nonce_size);
+    Bytes payload(body.size() - crypto::k_gcm_tag_size);
+    Status st =
+        crypto::aes_gcm_open_into(ck.view(), nonce, record_aad(e.type, e.id), body, payload);
+    if (!st.ok()) return integrity_error(label + " failed authentication");
+    if (payload[0] == 0) {
+        if (payload.size() - 1 != e.raw_length)
+            return corruption(label + " has the wrong plaintext length");
+        payload.erase(payload.begin());
+        return payload;
+    }
+    if (payload[0] != 1)
+        return corruption(label + " has unknown compression " + std::to_string(payload[0]));
+    auto out = zstd_decompress(ByteView(payload).subspan(1), e.raw_length);
+    if (!out.ok()) return out.status().with_context(label);
+    return out;
+}
+
+Result<std::vector<PackEntry>> read_pack_trailer(const KeyRing& keys, ByteView pack,
+                                                 const std::string& label) {
+    TRY_ASSIGN(PackHeader header, parse_pack_header(pack, label));
+    if (!ct_equal(header.key_id, keys.key_id))
+        return not_found("pack " + label + " was written by another host key (" +
+                         to_hex(header.key_id) + ")");
+    if (pack.size() < k_pack_header_size + 4) return corruption("pack " + label + " is truncated");
+    uint32_t trailer_len = load_le32(pack.data() + pack.size() - 4);
+    if (trailer_len < k_record_overhead || trailer_len > pack.size() - 4 - k_pack_header_size)
+        return corruption("pack " + label + " has an invalid trailer length");
+    size_t trailer_off = pack.size() - 4 - trailer_len;
+    ByteView nonce = pack.subspan(trailer_off, crypto::k_gcm_nonce_size);
+    ByteView sealed = pack.subspan(trailer_off + crypto::k_gcm_nonce_size,
+                                   trailer_len - crypto::k_gcm_nonce_size);
+    auto plain = crypto::aes_gcm_open(keys.trailer_key.view(), nonce,
+                                      pack.subspan(0, k_pack_header_size), sealed);
+    if (!plain.ok()) return integrity_error("pack " + label + " trailer failed authentication");
+    Reader r(*plain);
+    uint64_t n;
+    if (!r.varint(n) || n > plain->size() / 36)
+        return corruption("pack " + label + " trailer is malformed");
+    std::vector<PackEntry> entries(n);
+    uint64_t expect_offset = k_pack_header_size;
+    for (auto& e : entries) {
+        uint8_t type;
+        uint64_t off, len, raw;
+        if (!r.id(e.id) || !r.u8(type) || !valid_chunk_type(type) || !r.varint(off) ||
+            !r.varint(len) || !r.varint(raw) || off != expect_offset || len > trailer_off - off ||
+            raw > (64u << 20))
+            return corruption("pack " + label + " trailer is malformed");
+        e.type = static_cast<ChunkType>(type);
+        e.offset = static_cast<uint32_t>(off);
+        e.length = static_cast<uint32_t>(len);
+        e.raw_length = static_cast<uint32_t>(raw);
+        expect_offset = off + len;
+    }
+    if (!r.done() || expect_offset != trailer_off)
+        return corruption("pack " + label + " records do not tile the pack");
+    return entries;
+}
+
+}  // namespace coffer::repo

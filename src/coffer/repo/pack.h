@@ -1,0 +1,73 @@
+// Packs: the files that hold encrypted chunks.
+//
+//   header  = "CFRP" | version(1) | key_id(16) | stanza(112)       (the data key, sealed to the
+//             recovery public key; stanza context = "coffer pack stanza v1" || repo_id)
+//   records = per chunk: nonce(12) | AES-256-GCM(chunk_key, nonce, aad, payload) | tag(16)
+//             payload   = compression(1: 0 none, 1 zstd) || bytes
+//             chunk_key = HKDF(data_key, or metadata_key for refs chunks; salt = repo_id,
+//                              info = "coffer chunk v1" || type || id)
+//             aad       = "CFRC" || type || id
+//   trailer = nonce(12) | AES-256-GCM(trailer_key, nonce, aad = header, entry list) | tag(16)
+//             | u32le length of the trailer so far
+// A pack's name is the SHA-256 of all its bytes. PackWriter is thread-compatible (one writer
+// per thread); the free functions are thread-safe.
+#pragma once
+
+#include <vector>
+
+#include "coffer/repo/keyring.h"
+
+namespace coffer::repo {
+
+struct PackEntry {
+    Id id;
+    ChunkType type = ChunkType::data;
+    uint32_t offset = 0;      // of the record within the pack
+    uint32_t length = 0;      // of the record (nonce + ciphertext + tag)
+    uint32_t raw_length = 0;  // of the chunk's plaintext
+};
+
+struct FinishedPack {
+    Id id;
+    Bytes bytes;
+    std::vector<PackEntry> entries;
+};
+
+class PackWriter {
+  public:
+    static Result<PackWriter> create(std::shared_ptr<const KeyRing> keys, int zstd_level);
+
+    // Compresses (kept only if it saves at least 1/16), encrypts and appends one chunk.
+    Status add(const Id& id, ChunkType type, ByteView plaintext);
+    size_t size() const { return m_bytes.size(); }
+    size_t count() const { return m_entries.size(); }
+    // Appends the trailer and names the pack. The writer is empty afterwards.
+    Result<FinishedPack> finish();
+
+  private:
+    PackWriter() = default;
+    std::shared_ptr<const KeyRing> m_keys;
+    int m_zstd_level = 3;
+    SecretBytes m_data_key;
+    Bytes m_bytes;
+    std::vector<PackEntry> m_entries;
+};
+
+struct PackHeader {
+    Bytes key_id;
+    Bytes stanza;
+};
+Result<PackHeader> parse_pack_header(ByteView header, const std::string& pack_label);
+// Unwraps the pack's data key with the recovery private key.
+Result<SecretBytes> open_data_key(const KeyRing& keys, const PackHeader& header,
+                                  const std::string& pack_label);
+// Decrypts one record. key is the pack's data key, or the metadata key for refs chunks.
+// Checks the plaintext length. Does NOT recompute the chunk ID: the caller does (it has the MAC).
+Result<Bytes> open_record(const KeyRing& keys, ByteView key, const PackEntry& entry,
+                          ByteView record);
+// Reads a whole pack's trailer (needs the metadata key of the writer, i.e. keys.key_id must
+// equal the pack's key_id). Code::corruption naming the pack on any inconsistency.
+Result<std::vector<PackEntry>> read_pack_trailer(const KeyRing& keys, ByteView pack,
+                                                 const std::string& pack_label);
+
+}  // namespace coffer::repo

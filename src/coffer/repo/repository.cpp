@@ -1,0 +1,374 @@
+#include "coffer/repo/repository.h"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "coffer/repo/meta.h"
+
+namespace coffer::repo {
+
+using json = nlohmann::json;
+
+namespace {
+
+// Index entries are flushed to an index object whenever this many accumulate, so a crash in a
+// long backup leaves most uploaded packs indexed and reusable.
+constexpr size_t k_index_flush_entries = 200000;
+
+Bytes secrets_context(const Id& repo_id) {
+    Bytes c = to_bytes(info::host_secrets);
+    append(c, repo_id.view());
+    return c;
+}
+
+std::string registry_json(const HostKey& k) {
+    json j = {{"key_id", k.key_id_hex()}, {"host", k.host},
+              {"algorithm", "Ed25519"},   {"signing_public_key", to_hex(k.signing_public_key)},
+              {"created", now_rfc3339()}, {"status", "active"}};
+    return j.dump(2) + "\n";
+}
+
+Result<std::unique_ptr<chunker::Chunker>> make_chunker(const RepoConfig& config,
+                                                       const KeyRing& keys) {
+    TRY_ASSIGN(auto params, chunker::Params::for_average(config.chunk_avg_size));
+    SecretBytes material = crypto::hkdf_sha256(keys.chunk_id_key.view(), keys.repo_id.view(),
+                                               as_bytes(info::chunker_gear), 2048);
+    return std::make_unique<chunker::Chunker>(chunker::gear_from_material(material.view()), params);
+}
+
+}  // namespace
+
+Result<RepoConfig> Repository::read_config(store::Store& store) {
+    auto bytes = store.get(k_config_name);
+    if (!bytes.ok()) {
+        if (bytes.status().code() == Code::not_found)
+            return not_found(store.location() +
+                             " is not a coffer repository (no config): check --repo, or run "
+                             "'coffer init' to create one");
+        return bytes.status().with_context("read repository config");
+    }
+    return RepoConfig::parse(*bytes);
+}
+
+Result<Repository::Created> Repository::init(std::shared_ptr<store::Store> store,
+                                             const InitOptions& options) {
+    auto existing = store->stat(k_config_name);
+    if (existing.ok())
+        return already_exists(store->location() +
+                              " already holds a coffer repository; refusing to overwrite it");
+    if (existing.status().code() != Code::not_found) return existing.status();
+
+    TRY(chunker::Params::for_average(options.chunk_avg_size).status());
+    RecoveryKey recovery = RecoveryKey::generate();
+    RepoConfig config;
+    config.id = Id::from(crypto::random_bytes(32));
+    config.created = now_rfc3339();
+    config.chunk_avg_size = options.chunk_avg_size;
+    config.pack_size = options.pack_size;
+    config.zstd_level = options.zstd_level;
+    config.recovery_public_key = recovery.public_key;
+    TRY_ASSIGN(HostKey host, HostKey::generate(config, options.host));
+
+    // Keys before config: the config's appearance is what makes the repository exist.
+    std::string base = "keys/" + host.key_id_hex();
+    TRY(store->put(base + ".pub", as_bytes(registry_json(host)), store::PutMode::create_only));
+    SecretBytes secrets = host.serialize();
+    TRY_ASSIGN(Bytes sealed,
+               crypto::seal_to(recovery.public_key, secrets.view(), secrets_context(config.id)));
+    TRY(store->put(base + ".secrets", sealed, store::PutMode::create_only));
+    TRY(store->put(k_config_name, as_bytes(config.to_json()), store::PutMode::create_only));
+
+    TRY_ASSIGN(auto repo, open(store, &host, &recovery));
+    return Created{std::move(repo), std::move(host), std::move(recovery)};
+}
+
+Result<std::map<std::string, RegistryEntry>> Repository::load_registry(store::Store& store) {
+    TRY_ASSIGN(auto objects, store.list("keys/"));
+    std::map<std::string, RegistryEntry> out;
+    for (const auto& o : objects) {
+        if (o.name.size() < 4 || o.name.substr(o.name.size() - 4) != ".pub") continue;
+        TRY_ASSIGN(Bytes bytes, store.get(o.name));
+        json j = json::parse(as_chars(bytes), nullptr, false);
+        RegistryEntry e;
+        try {
+            e.key_id = j.at("key_id").get<std::string>();
+            e.host = j.value("host", "");
+            e.created = j.value("created", "");
+            e.status = j.value("status", "active");
+            auto pub = from_hex(j.at("signing_public_key").get<std::string>());
+            if (!pub || pub->size() != 32) throw std::runtime_error("bad key");
+            e.signing_public_key = *pub;
+        } catch (const std::exception&) {
+            return corruption("key registry entry " + o.name + " is malformed");
+        }
+        if (o.name != "keys/" + e.key_id + ".pub")
+            return corruption("key registry entry " + o.name + " names another key id");
+        out.emplace(e.key_id, std::move(e));
+    }
+    return out;
+}
+
+Result<std::unique_ptr<Repository>> Repository::open(std::shared_ptr<store::Store> store,
+                                                     const HostKey* host,
+                                                     const RecoveryKey* recovery,
+                                                     std::string key_id) {
+    TRY_ASSIGN(RepoConfig config, read_config(*store));
+    if (recovery) TRY(recovery->check_matches(config));
+    std::optional<HostKey> unsealed;
+    if (!host) {
+        if (!recovery)
+            return invalid_argument("opening a repository needs a host key or the recovery key");
+        if (key_id.empty()) {
+            TRY_ASSIGN(auto registry, load_registry(*store));
+            if (registry.size() != 1)
+                return invalid_argument("repository has " + std::to_string(registry.size()) +
+                                        " host keys: pass --host-key to choose one");
+            key_id = registry.begin()->first;
+        }
+        std::string name = "keys/" + key_id + ".secrets";
+        TRY_ASSIGN(Bytes sealed, store->get(name));
+        auto text =
+            crypto::open_sealed(recovery->private_key.view(), sealed, secrets_context(config.id));
+        if (!text.ok())
+            return integrity_error(name + " does not open with the recovery key (damaged?)");
+        TRY_ASSIGN(unsealed, HostKey::parse(text->view()));
+        host = &*unsealed;
+    }
+    TRY(host->check_matches(config));
+
+    std::unique_ptr<Repository> repo(new Repository());
+    repo->m_store = std::move(store);
+    repo->m_config = std::move(config);
+    TRY_ASSIGN(repo->m_keys, KeyRing::from_host_key(*host, recovery));
+    TRY_ASSIGN(repo->m_chunker, make_chunker(repo->m_config, *repo->m_keys));
+    return repo;
+}
+
+Status Repository::load_index(std::vector<std::string>* skipped) {
+    TRY_ASSIGN(auto objects, m_store->list("index/"));
+    Index index;
+    auto load_one = [&](const store::ObjectInfo& o) -> Status {
+        std::string label = "index " + o.name.substr(6);
+        TRY_ASSIGN(Bytes bytes, m_store->get(o.name));
+        if (crypto::sha256(bytes).hex() != o.name.substr(6))
+            return integrity_error(label +
+                                   " does not match its name (damaged): run 'coffer "
+                                   "verify' and restore it from a mirror");
+        TRY_ASSIGN(MetaHeader header, parse_meta_header(bytes, label));
+        if (!ct_equal(header.key_id, m_keys->key_id)) return ok_status();
+        TRY_ASSIGN(Bytes payload, open_meta(*m_keys, bytes, MetaType::index, label));
+        TRY_ASSIGN(auto packs, decode_index_payload(payload, label));
+        for (const auto& p : packs)
+            for (const auto& e : p.entries) index.add(p.pack, e);
+        return ok_status();
+    };
+    for (const auto& o : objects) {
+        Status st = load_one(o);
+        if (st.ok()) continue;
+        if (!skipped) return st;
+        skipped->push_back(st.message());
+    }
+    std::lock_guard lock(m_mu);
+    m_index = std::move(index);
+    return ok_status();
+}
+
+bool Repository::has_chunk(const Id& id) const {
+    std::lock_guard lock(m_mu);
+    return m_index.contains(id) || m_pending.count(id);
+}
+
+Result<bool> Repository::store_chunk(ChunkType type, const Id& id, ByteView plaintext) {
+    std::unique_ptr<PackWriter> writer;
+    {
+        std::lock_guard lock(m_mu);
+        if (m_index.contains(id) || !m_pending.insert(id).second) return false;
+        if (!m_idle_writers.empty()) {
+            writer = std::move(m_idle_writers.back());
+            m_idle_writers.pop_back();
+        }
+    }
+    if (!writer) {
+        TRY_ASSIGN(PackWriter w, PackWriter::create(m_keys, m_config.zstd_level));
+        writer = std::make_unique<PackWriter>(std::move(w));
+    }
+    TRY(writer->add(id, type, plaintext));
+    {
+        std::lock_guard lock(m_mu);
+        m_stats.chunks_added++;
+        m_stats.data_added += plaintext.size();
+    }
+    if (writer->size() >= m_config.pack_size) TRY(upload_pack(*writer));
+    std::lock_guard lock(m_mu);
+    m_idle_writers.push_back(std::move(writer));
+    return true;
+}
+
+Status Repository::upload_pack(PackWriter& writer) {
+    if (writer.count() == 0) return ok_status();
+    TRY_ASSIGN(FinishedPack pack, writer.finish());
+    TRY(m_store->put(pack_name(pack.id), pack.bytes));
+    TRY_ASSIGN(writer, PackWriter::create(m_keys, m_config.zstd_level));
+    std::unique_lock lock(m_mu);
+    for (const auto& e : pack.entries) {
+        m_index.add(pack.id, e);
+        m_pending.erase(e.id);
+    }
+    m_stats.packed_added += pack.bytes.size();
+    m_stats.packs_written++;
+    m_unindexed.push_back({pack.id, std::move(pack.entries)});
+    size_t unindexed_entries = 0;
+    for (const auto& p : m_unindexed) unindexed_entries += p.entries.size();
+    if (unindexed_entries >= k_index_flush_entries) TRY(write_index_locked(lock));
+    return ok_status();
+}
+
+Status Repository::write_index_locked(std::unique_lock<std::mutex>& lock) {
+    if (m_unindexed.empty()) return ok_status();
+    std::vector<IndexedPack> packs = std::move(m_unindexed);
+    m_unindexed.clear();
+    lock.unlock();
+    Bytes payload = encode_index_payload(packs);
+    auto sealed = seal_meta(*m_keys, MetaType::index, payload);
+    Status st = sealed.status();
+    if (st.ok()) st = m_store->put(index_name(crypto::sha256(*sealed)), *sealed);
+    lock.lock();
+    if (!st.ok()) {
+        // Keep them for the next attempt; the packs themselves are durable.
+        for (auto& p : packs) m_unindexed.push_back(std::move(p));
+        return st.with_context("write index");
+    }
+    m_stats.packed_added += sealed->size();
+    return ok_status();
+}
+
+Status Repository::flush() {
+    std::vector<std::unique_ptr<PackWriter>> writers;
+    {
+        std::lock_guard lock(m_mu);
+        writers = std::move(m_idle_writers);
+        m_idle_writers.clear();
+    }
+    for (auto& w : writers) TRY(upload_pack(*w));
+    std::unique_lock lock(m_mu);
+    for (auto& w : writers) m_idle_writers.push_back(std::move(w));
+    return write_index_locked(lock);
+}
+
+WriteStats Repository::write_stats() const {
+    std::lock_guard lock(m_mu);
+    return m_stats;
+}
+
+Result<Id> Repository::save_snapshot(Snapshot& snapshot) {
+    TRY_ASSIGN(auto existing, list_snapshots());
+    snapshot.key_id = m_keys->key_id.empty() ? "" : to_hex(m_keys->key_id);
+    snapshot.sequence = 1;
+    snapshot.previous.clear();
+    for (const auto& s : existing) {
+        if (s.sequence >= snapshot.sequence) {
+            snapshot.sequence = s.sequence + 1;
+            snapshot.previous = s.id.hex();
+        }
+    }
+    std::string payload = snapshot.to_json();
+    TRY_ASSIGN(Bytes sealed, seal_meta(*m_keys, MetaType::snapshot, as_bytes(payload)));
+    Id id = crypto::sha256(sealed);
+    TRY(m_store->put(snapshot_name(id), sealed, store::PutMode::create_only));
+    snapshot.id = id;
+    return id;
+}
+
+Result<SecretBytes> Repository::pack_data_key(const Id& pack) {
+    {
+        std::lock_guard lock(m_mu);
+        auto it = m_data_keys.find(pack);
+        if (it != m_data_keys.end()) return it->second;
+    }
+    std::string label = pack.short_hex();
+    TRY_ASSIGN(Bytes header_bytes, m_store->get_range(pack_name(pack), 0, k_pack_header_size));
+    TRY_ASSIGN(PackHeader header, parse_pack_header(header_bytes, label));
+    TRY_ASSIGN(SecretBytes key, open_data_key(*m_keys, header, label));
+    std::lock_guard lock(m_mu);
+    m_data_keys.emplace(pack, key);
+    return key;
+}
+
+Result<Bytes> Repository::load_chunk(const Id& id, ChunkType expected) {
+    std::string label = std::string(chunk_type_name(expected)) + " chunk " + id.short_hex();
+    Location loc;
+    Id pack;
+    {
+        std::lock_guard lock(m_mu);
+        const Location* l = m_index.find(id);
+        if (!l) return not_found(label + " is not in the index (missing data)");
+        loc = *l;
+        pack = m_index.pack_id(loc.pack);
+    }
+    if (loc.type != expected)
+        return corruption(label + " is indexed as a " + std::string(chunk_type_name(loc.type)) +
+                          " chunk");
+    SecretBytes data_key;
+    ByteView key = m_keys->metadata_key.view();
+    if (expected != ChunkType::refs) {
+        TRY_ASSIGN(data_key, pack_data_key(pack));
+        key = data_key.view();
+    }
+    auto record = m_store->get_range(pack_name(pack), loc.offset, loc.length);
+    if (!record.ok()) return record.status().with_context(label + " in pack " + pack.short_hex());
+    PackEntry entry{id, loc.type, loc.offset, loc.length, loc.raw_length};
+    auto plain = open_record(*m_keys, key, entry, *record);
+    if (!plain.ok()) return plain.status().with_context("pack " + pack.short_hex());
+    if (m_keys->chunk_id(expected, *plain) != id)
+        return integrity_error(label + " in pack " + pack.short_hex() +
+                               " does not match its ID after decryption");
+    return plain;
+}
+
+Result<std::vector<Snapshot>> Repository::list_snapshots() {
+    TRY_ASSIGN(auto objects, m_store->list("snapshots/"));
+    std::vector<Snapshot> out;
+    for (const auto& o : objects) {
+        std::string hex = o.name.substr(10);
+        std::string label = "snapshot " + hex.substr(0, 8);
+        auto id = Id::parse_hex(hex);
+        if (!id) return corruption("snapshots/ holds a stray object " + o.name);
+        TRY_ASSIGN(Bytes bytes, m_store->get(o.name));
+        if (crypto::sha256(bytes) != *id)
+            return integrity_error(label + " does not match its name (damaged)");
+        TRY_ASSIGN(MetaHeader header, parse_meta_header(bytes, label));
+        if (!ct_equal(header.key_id, m_keys->key_id)) continue;
+        TRY_ASSIGN(Bytes payload, open_meta(*m_keys, bytes, MetaType::snapshot, label));
+        TRY_ASSIGN(Snapshot s, Snapshot::parse(payload, label));
+        s.id = *id;
+        out.push_back(std::move(s));
+    }
+    std::sort(out.begin(), out.end(), [](const Snapshot& a, const Snapshot& b) {
+        return a.time_ns != b.time_ns ? a.time_ns < b.time_ns : a.id < b.id;
+    });
+    return out;
+}
+
+Result<Snapshot> Repository::find_snapshot(std::string_view spec) {
+    TRY_ASSIGN(auto all, list_snapshots());
+    if (spec == "latest") {
+        if (all.empty()) return not_found("repository has no snapshots yet");
+        return all.back();
+    }
+    if (spec.size() < 4 || spec.size() > 64 ||
+        !from_hex(spec.size() % 2 ? std::string(spec) + "0" : std::string(spec)))
+        return invalid_argument("'" + std::string(spec) +
+                                "' is not a snapshot id: use 'latest', an id, or a prefix of at "
+                                "least 4 hex digits");
+    std::vector<const Snapshot*> matches;
+    for (const auto& s : all)
+        if (s.id.hex().compare(0, spec.size(), spec) == 0) matches.push_back(&s);
+    if (matches.empty()) return not_found("snapshot " + std::string(spec) + " not found");
+    if (matches.size() > 1)
+        return invalid_argument("snapshot prefix " + std::string(spec) + " is ambiguous (" +
+                                std::to_string(matches.size()) +
+                                " snapshots match): give more digits");
+    return *matches.front();
+}
+
+}  // namespace coffer::repo

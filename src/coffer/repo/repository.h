@@ -1,0 +1,125 @@
+// Repository: the sole owner of coffer's on-disk format on top of a Store.
+//
+// It creates repositories (init), opens them with a host key (write, list, verify structure)
+// and optionally the recovery key (read contents), deduplicates and packs chunks, writes index
+// objects and signed snapshot manifests, and reads chunks back with every check: the pack
+// header's stanza, the record's AEAD tag, and finally the chunk ID recomputed from the plaintext.
+//
+// Ordering invariant (docs/design.md): a pack is durable before an index names it; an index is
+// durable before a snapshot references its chunks; a snapshot exists exactly when its manifest
+// does. store_chunk() and load_chunk() are thread-safe; flush() and save_snapshot() must not run
+// concurrently with store_chunk().
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <unordered_set>
+
+#include "coffer/chunker/chunker.h"
+#include "coffer/repo/index.h"
+#include "coffer/repo/keyring.h"
+#include "coffer/repo/snapshot.h"
+#include "coffer/store/store.h"
+
+namespace coffer::repo {
+
+struct InitOptions {
+    std::string host;
+    uint32_t chunk_avg_size = 1 << 20;
+    uint32_t pack_size = 16 << 20;
+    int zstd_level = 3;
+};
+
+struct RegistryEntry {
+    std::string key_id;
+    std::string host;
+    Bytes signing_public_key;
+    std::string created;
+    std::string status;  // "active" or "retired"
+};
+
+struct WriteStats {
+    uint64_t chunks_added = 0;
+    uint64_t data_added = 0;    // plaintext bytes of new chunks
+    uint64_t packed_added = 0;  // bytes of packs and index objects written
+    uint64_t packs_written = 0;
+};
+
+class Repository {
+  public:
+    struct Created;
+    // Creates a repository in an empty store. Code::already_exists if it already holds one.
+    static Result<Created> init(std::shared_ptr<store::Store> store, const InitOptions& options);
+
+    // Reads and parses "config". Code::not_found "<location> is not a coffer repository".
+    static Result<RepoConfig> read_config(store::Store& store);
+
+    // Opens with a host key and, when given, the recovery key. If host is null, the recovery
+    // key is required and the host secrets are unsealed from keys/ (key_id picks one when the
+    // repository has several).
+    static Result<std::unique_ptr<Repository>> open(std::shared_ptr<store::Store> store,
+                                                    const HostKey* host,
+                                                    const RecoveryKey* recovery,
+                                                    std::string key_id = {});
+
+    const RepoConfig& config() const { return m_config; }
+    const KeyRing& keys() const { return *m_keys; }
+    store::Store& store() { return *m_store; }
+    const chunker::Chunker& chunker() const { return *m_chunker; }
+
+    // Loads every index object of this host key into memory. Objects of other keys are skipped.
+    // With skipped non-null, damaged index objects are described there and left out instead of
+    // failing the load (verify reports them on its own).
+    Status load_index(std::vector<std::string>* skipped = nullptr);
+    bool has_chunk(const Id& id) const;
+    const Index& index() const { return m_index; }  // not while writers run
+
+    // Stores a chunk unless it is already indexed or pending. Returns true if it was new.
+    Result<bool> store_chunk(ChunkType type, const Id& id, ByteView plaintext);
+    // Finishes and uploads every open pack, then writes an index object for all new packs.
+    Status flush();
+    WriteStats write_stats() const;
+
+    // Fills key_id, sequence and previous, seals and writes the manifest. Returns its id.
+    Result<Id> save_snapshot(Snapshot& snapshot);
+
+    // Reads, decrypts and verifies one chunk (its recomputed ID must equal id).
+    Result<Bytes> load_chunk(const Id& id, ChunkType expected);
+
+    // This key's snapshots, oldest first. Damaged manifests are errors.
+    Result<std::vector<Snapshot>> list_snapshots();
+    // "latest", a full id, or a unique prefix of at least 4 hex digits.
+    Result<Snapshot> find_snapshot(std::string_view spec);
+
+    // keys/*.pub, by key id hex.
+    static Result<std::map<std::string, RegistryEntry>> load_registry(store::Store& store);
+
+  private:
+    Repository() = default;
+    Status upload_pack(PackWriter& writer);
+    Status write_index_locked(std::unique_lock<std::mutex>& lock);
+    Result<SecretBytes> pack_data_key(const Id& pack);
+
+    std::shared_ptr<store::Store> m_store;
+    RepoConfig m_config;
+    std::shared_ptr<const KeyRing> m_keys;
+    std::unique_ptr<chunker::Chunker> m_chunker;
+
+    mutable std::mutex m_mu;  // guards everything below
+    Index m_index;
+    std::unordered_set<Id, IdHash> m_pending;  // in an open pack, not yet uploaded
+    std::vector<IndexedPack> m_unindexed;      // uploaded, not yet in an index object
+    std::vector<std::unique_ptr<PackWriter>> m_idle_writers;
+    std::map<Id, SecretBytes> m_data_keys;  // pack -> unwrapped data key
+    WriteStats m_stats;
+};
+
+struct Repository::Created {
+    std::unique_ptr<Repository> repository;
+    HostKey host_key;
+    RecoveryKey recovery_key;
+};
+
+}  // namespace coffer::repo

@@ -1,0 +1,320 @@
+#include "coffer/verify/verify.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <random>
+#include <set>
+#include <unordered_set>
+
+#include "coffer/repo/meta.h"
+#include "coffer/repo/tree.h"
+
+namespace coffer::verify {
+
+using namespace coffer::repo;
+
+namespace {
+
+struct Object {
+    std::string name;
+    uint64_t size;
+};
+
+class Checker {
+  public:
+    Checker(std::shared_ptr<store::Store> store, const Options& options)
+        : m_store(std::move(store)), m_opts(options) {}
+
+    Result<Report> run(const HostKey* host, const RecoveryKey* recovery);
+
+  private:
+    void problem(std::string p) { m_report.problems.push_back(std::move(p)); }
+    void progress(const std::string& what) {
+        if (m_opts.on_progress) m_opts.on_progress(what);
+    }
+    // Level 1 for one object; returns its bytes when intact.
+    std::optional<Bytes> check_named_object(const std::string& kind, const std::string& name,
+                                            const std::string& hex);
+    void check_structure(Repository& repo);
+    void check_snapshot_refs(Repository& repo, const Snapshot& s);
+    void read_data(Repository& repo);
+
+    std::shared_ptr<store::Store> m_store;
+    const Options& m_opts;
+    Report m_report;
+    std::map<std::string, RegistryEntry> m_registry;
+    std::map<Id, uint64_t> m_pack_sizes;     // every intact-named pack
+    std::map<Id, Bytes> m_index_objects;     // intact index objects
+    std::map<Id, Bytes> m_snapshot_objects;  // intact snapshot objects
+    std::unordered_set<Id, IdHash> m_refs_checked;
+};
+
+std::optional<Bytes> Checker::check_named_object(const std::string& kind, const std::string& name,
+                                                 const std::string& hex) {
+    auto id = Id::parse_hex(hex);
+    if (!id) {
+        problem(kind + " " + name + " has a malformed name");
+        return std::nullopt;
+    }
+    auto bytes = m_store->get(name);
+    if (!bytes.ok()) {
+        problem(kind + " " + hex + " cannot be read: " + bytes.status().message());
+        return std::nullopt;
+    }
+    if (crypto::sha256(*bytes) != *id) {
+        problem(kind + " " + hex + " does not match its name: contents damaged or altered");
+        return std::nullopt;
+    }
+    return std::move(*bytes);
+}
+
+Result<Report> Checker::run(const HostKey* host, const RecoveryKey* recovery) {
+    TRY_ASSIGN(RepoConfig config, Repository::read_config(*m_store));
+    auto registry = Repository::load_registry(*m_store);
+    if (!registry.ok())
+        problem(registry.status().message());
+    else
+        m_registry = std::move(*registry);
+
+    // Level 1: names, hashes, shapes and signatures of every object.
+    progress("checking object names and signatures");
+    TRY_ASSIGN(auto packs, m_store->list("packs/"));
+    for (const auto& o : packs) {
+        std::string hex = o.name.substr(o.name.rfind('/') + 1);
+        if (o.name != "packs/" + hex.substr(0, 2) + "/" + hex) {
+            problem("pack " + o.name + " is stored under the wrong directory");
+            continue;
+        }
+        auto bytes = check_named_object("pack", o.name, hex);
+        m_report.packs++;
+        if (!bytes) continue;
+        auto header = parse_pack_header(*bytes, hex);
+        if (!header.ok()) {
+            problem(header.status().message());
+            continue;
+        }
+        if (!m_registry.count(to_hex(header->key_id)))
+            problem("pack " + hex + " was written by unknown host key " + to_hex(header->key_id));
+        m_pack_sizes[*Id::parse_hex(hex)] = bytes->size();
+    }
+    for (auto [prefix, kind, store] : {std::tuple{"index/", "index", &m_index_objects},
+                                       std::tuple{"snapshots/", "snapshot", &m_snapshot_objects}}) {
+        TRY_ASSIGN(auto objects, m_store->list(prefix));
+        for (const auto& o : objects) {
+            std::string hex = o.name.substr(std::string_view(prefix).size());
+            auto bytes = check_named_object(kind, o.name, hex);
+            (std::string_view(kind) == "index" ? m_report.indexes : m_report.snapshots)++;
+            if (!bytes) continue;
+            std::string label = std::string(kind) + " " + hex;
+            auto header = parse_meta_header(*bytes, label);
+            if (!header.ok()) {
+                problem(header.status().message());
+                continue;
+            }
+            auto entry = m_registry.find(to_hex(header->key_id));
+            if (entry == m_registry.end()) {
+                problem(label + " is signed by unknown key " + to_hex(header->key_id));
+                continue;
+            }
+            Status sig =
+                verify_meta_signature(*bytes, entry->second.signing_public_key, config.id, label);
+            if (!sig.ok()) {
+                problem(sig.message());
+                continue;
+            }
+            (*store)[*Id::parse_hex(hex)] = std::move(*bytes);
+        }
+    }
+    if (!host && !recovery) {
+        m_report.notes.push_back(
+            "no host key given: checked names, hashes and signatures only; pass --host-key to "
+            "check the index and snapshot references");
+        return m_report;
+    }
+
+    // Level 2: structure, with the host key.
+    auto repo = Repository::open(m_store, host, recovery);
+    if (!repo.ok()) return repo.status();
+    m_report.level = 2;
+    check_structure(**repo);
+    if (m_opts.read_data) {
+        if (!recovery)
+            return wrong_key(
+                "verify --read-data needs the recovery key: pass "
+                "--recovery-key-file or set COFFER_RECOVERY_KEY_FILE");
+        m_report.level = 3;
+        read_data(**repo);
+    }
+    return m_report;
+}
+
+void Checker::check_structure(Repository& repo) {
+    progress("checking index and packs");
+    const KeyRing& keys = repo.keys();
+    std::map<Id, std::vector<PackEntry>> indexed;  // pack -> entries, from all own indexes
+    for (const auto& [id, bytes] : m_index_objects) {
+        std::string label = "index " + id.hex();
+        auto header = parse_meta_header(bytes, label);
+        if (!header.ok() || !ct_equal(header->key_id, keys.key_id)) continue;
+        auto payload = open_meta(keys, bytes, MetaType::index, label);
+        if (!payload.ok()) {
+            problem(payload.status().message());
+            continue;
+        }
+        auto packs = decode_index_payload(*payload, label);
+        if (!packs.ok()) {
+            problem(packs.status().message());
+            continue;
+        }
+        for (auto& p : *packs) {
+            auto size = m_pack_sizes.find(p.pack);
+            if (size == m_pack_sizes.end()) {
+                problem(label + " references pack " + p.pack.hex() +
+                        " which is missing or damaged");
+                continue;
+            }
+            for (const auto& e : p.entries)
+                if (uint64_t(e.offset) + e.length > size->second)
+                    problem(label + " places chunk " + e.id.short_hex() +
+                            " beyond the end of pack " + p.pack.hex());
+            auto& list = indexed[p.pack];
+            list.insert(list.end(), p.entries.begin(), p.entries.end());
+        }
+    }
+    std::vector<std::string> skipped;  // damaged indexes: already reported at level 1
+    Status st = repo.load_index(&skipped);
+    if (!st.ok()) problem(st.message());
+
+    for (const auto& [pack, size] : m_pack_sizes) {
+        std::string hex = pack.hex();
+        auto bytes = m_store->get(pack_name(pack));
+        if (!bytes.ok()) continue;  // reported at level 1
+        auto header = parse_pack_header(*bytes, hex);
+        if (!header.ok() || !ct_equal(header->key_id, keys.key_id)) continue;
+        auto trailer = read_pack_trailer(keys, *bytes, hex);
+        if (!trailer.ok()) {
+            problem(trailer.status().message());
+            continue;
+        }
+        auto it = indexed.find(pack);
+        if (it == indexed.end()) {
+            m_report.notes.push_back("pack " + hex +
+                                     " is not in any index (left by an interrupted backup; "
+                                     "prune removes it)");
+            continue;
+        }
+        std::map<Id, PackEntry> in_trailer;
+        for (const auto& e : *trailer) in_trailer[e.id] = e;
+        for (const auto& e : it->second) {
+            auto t = in_trailer.find(e.id);
+            if (t == in_trailer.end() || t->second.offset != e.offset ||
+                t->second.length != e.length || t->second.type != e.type ||
+                t->second.raw_length != e.raw_length)
+                problem("index entry for chunk " + e.id.short_hex() + " disagrees with pack " +
+                        hex);
+        }
+    }
+
+    progress("checking snapshots");
+    std::map<uint64_t, Id> by_sequence;
+    for (const auto& [id, bytes] : m_snapshot_objects) {
+        std::string label = "snapshot " + id.hex();
+        auto header = parse_meta_header(bytes, label);
+        if (!header.ok() || !ct_equal(header->key_id, keys.key_id)) continue;
+        auto payload = open_meta(keys, bytes, MetaType::snapshot, label);
+        if (!payload.ok()) {
+            problem(payload.status().message());
+            continue;
+        }
+        auto snap = Snapshot::parse(*payload, label);
+        if (!snap.ok()) {
+            problem(snap.status().message());
+            continue;
+        }
+        snap->id = id;
+        if (!by_sequence.emplace(snap->sequence, id).second)
+            problem(label + " repeats sequence number " + std::to_string(snap->sequence) +
+                    " (a replayed or forked manifest)");
+        check_snapshot_refs(repo, *snap);
+    }
+    if (!m_opts.expected_latest.empty()) {
+        auto expected = Id::parse_hex(m_opts.expected_latest);
+        if (expected && !m_snapshot_objects.count(*expected))
+            problem("snapshot " + m_opts.expected_latest +
+                    " (the newest this host wrote) is missing or damaged");
+    }
+    uint64_t prev = 0;
+    for (const auto& [seq, id] : by_sequence) {
+        if (prev && seq != prev + 1)
+            m_report.notes.push_back("snapshots " + std::to_string(prev + 1) + ".." +
+                                     std::to_string(seq - 1) +
+                                     " of this host are absent "
+                                     "(removed by forget, or deleted)");
+        prev = seq;
+    }
+}
+
+void Checker::check_snapshot_refs(Repository& repo, const Snapshot& s) {
+    std::string label = "snapshot " + s.id.hex();
+    std::vector<Id> stack{s.refs};
+    if (!repo.has_chunk(s.tree))
+        problem(label + " references tree " + s.tree.short_hex() + " which is not in the index");
+    while (!stack.empty()) {
+        Id refs_id = stack.back();
+        stack.pop_back();
+        if (!m_refs_checked.insert(refs_id).second) continue;
+        auto bytes = repo.load_chunk(refs_id, ChunkType::refs);
+        if (!bytes.ok()) {
+            problem(label + ": " + bytes.status().message());
+            continue;
+        }
+        auto refs = decode_refs(*bytes, refs_id.short_hex());
+        if (!refs.ok()) {
+            problem(label + ": " + refs.status().message());
+            continue;
+        }
+        if (!repo.has_chunk(refs->tree))
+            problem(label + " references tree " + refs->tree.short_hex() +
+                    " which is not in the index");
+        for (const Id& d : refs->data)
+            if (!repo.has_chunk(d))
+                problem(label + " references data chunk " + d.short_hex() +
+                        " which is not in the index");
+        for (const Id& c : refs->children) stack.push_back(c);
+    }
+}
+
+void Checker::read_data(Repository& repo) {
+    const Index& index = repo.index();
+    std::vector<uint32_t> packs(index.packs().size());
+    for (uint32_t i = 0; i < packs.size(); ++i) packs[i] = i;
+    if (m_opts.read_fraction < 1.0) {
+        std::shuffle(packs.begin(), packs.end(), std::mt19937_64(std::random_device{}()));
+        size_t keep = static_cast<size_t>(std::ceil(m_opts.read_fraction * packs.size()));
+        packs.resize(std::max<size_t>(keep, packs.empty() ? 0 : 1));
+    }
+    std::set<uint32_t> selected(packs.begin(), packs.end());
+    size_t done = 0;
+    for (const auto& [id, loc] : index.chunks()) {
+        if (!selected.count(loc.pack)) continue;
+        if (++done % 1000 == 0) progress("read " + std::to_string(done) + " chunks");
+        auto data = repo.load_chunk(id, loc.type);
+        m_report.chunks_read++;
+        if (!data.ok()) {
+            problem(data.status().message());
+            continue;
+        }
+        m_report.bytes_read += data->size();
+    }
+}
+
+}  // namespace
+
+Result<Report> verify(std::shared_ptr<store::Store> store, const HostKey* host,
+                      const RecoveryKey* recovery, const Options& options) {
+    Checker checker(std::move(store), options);
+    return checker.run(host, recovery);
+}
+
+}  // namespace coffer::verify
