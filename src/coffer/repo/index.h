@@ -29,7 +29,7 @@ struct IndexedPack {
 };
 
 class Index {
-  public:
+public:
     void add(const Id& pack, const PackEntry& entry);
     const Location* find(const Id& chunk) const;
     bool contains(const Id& chunk) const { return m_chunks.count(chunk) != 0; }
@@ -41,7 +41,7 @@ class Index {
         return {chunk, loc.type, loc.offset, loc.length, loc.raw_length};
     }
 
-  private:
+private:
     std::vector<Id> m_packs;
     std::unordered_map<Id, uint32_t, IdHash> m_pack_numbers;
     std::unordered_map<Id, Location, IdHash> m_chunks;

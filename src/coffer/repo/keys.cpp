@@ -109,7 +109,9 @@ std::string RepoConfig::to_json() const {
 
 Result<RepoConfig> RepoConfig::parse(ByteView bytes) {
     json j = json::parse(as_chars(bytes), nullptr, false);
-    if (j.is_discarded() || !j.is_object() || j.value("format", "") != "coffer-repository")
+    // find(), not value(): value() throws when "format" holds a non-string.
+    if (j.is_discarded() || !j.is_object() || j.find("format") == j.end() ||
+        *j.find("format") != "coffer-repository")
         return corruption("repository config is not a coffer config");
     RepoConfig c;
     try {

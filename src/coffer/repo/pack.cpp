@@ -168,20 +168,29 @@ Result<Bytes> open_record(const KeyRing& keys, ByteView key, const PackEntry& e,
 
 Result<std::vector<PackEntry>> read_pack_trailer(const KeyRing& keys, ByteView pack,
                                                  const std::string& label) {
-    TRY_ASSIGN(PackHeader header, parse_pack_header(pack, label));
+    if (pack.size() < k_pack_header_size + 4) return corruption("pack " + label + " is truncated");
+    return read_pack_trailer(keys, pack.subspan(0, k_pack_header_size), pack, pack.size(), label);
+}
+
+Result<std::vector<PackEntry>> read_pack_trailer(const KeyRing& keys, ByteView header_bytes,
+                                                 ByteView tail, uint64_t pack_size,
+                                                 const std::string& label) {
+    TRY_ASSIGN(PackHeader header, parse_pack_header(header_bytes, label));
     if (!ct_equal(header.key_id, keys.key_id))
         return not_found("pack " + label + " was written by another host key (" +
                          to_hex(header.key_id) + ")");
-    if (pack.size() < k_pack_header_size + 4) return corruption("pack " + label + " is truncated");
-    uint32_t trailer_len = load_le32(pack.data() + pack.size() - 4);
-    if (trailer_len < k_record_overhead || trailer_len > pack.size() - 4 - k_pack_header_size)
+    if (pack_size < k_pack_header_size + 4 || tail.size() < 4 || tail.size() > pack_size)
+        return corruption("pack " + label + " is truncated");
+    uint32_t trailer_len = load_le32(tail.data() + tail.size() - 4);
+    if (trailer_len < k_record_overhead || trailer_len > pack_size - 4 - k_pack_header_size ||
+        trailer_len > tail.size() - 4)
         return corruption("pack " + label + " has an invalid trailer length");
-    size_t trailer_off = pack.size() - 4 - trailer_len;
-    ByteView nonce = pack.subspan(trailer_off, crypto::k_gcm_nonce_size);
-    ByteView sealed = pack.subspan(trailer_off + crypto::k_gcm_nonce_size,
-                                   trailer_len - crypto::k_gcm_nonce_size);
+    uint64_t trailer_off = pack_size - 4 - trailer_len;
+    ByteView trailer = tail.subspan(tail.size() - 4 - trailer_len, trailer_len);
+    ByteView nonce = trailer.subspan(0, crypto::k_gcm_nonce_size);
+    ByteView sealed = trailer.subspan(crypto::k_gcm_nonce_size);
     auto plain = crypto::aes_gcm_open(keys.trailer_key.view(), nonce,
-                                      pack.subspan(0, k_pack_header_size), sealed);
+                                      header_bytes.subspan(0, k_pack_header_size), sealed);
     if (!plain.ok()) return integrity_error("pack " + label + " trailer failed authentication");
     Reader r(*plain);
     uint64_t n;

@@ -34,7 +34,7 @@ struct FinishedPack {
 };
 
 class PackWriter {
-  public:
+public:
     static Result<PackWriter> create(std::shared_ptr<const KeyRing> keys, int zstd_level);
 
     // Compresses (kept only if it saves at least 1/16), encrypts and appends one chunk.
@@ -44,7 +44,7 @@ class PackWriter {
     // Appends the trailer and names the pack. The writer is empty afterwards.
     Result<FinishedPack> finish();
 
-  private:
+private:
     PackWriter() = default;
     std::shared_ptr<const KeyRing> m_keys;
     int m_zstd_level = 3;
@@ -68,6 +68,11 @@ Result<Bytes> open_record(const KeyRing& keys, ByteView key, const PackEntry& en
 // Reads a whole pack's trailer (needs the metadata key of the writer, i.e. keys.key_id must
 // equal the pack's key_id). Code::corruption naming the pack on any inconsistency.
 Result<std::vector<PackEntry>> read_pack_trailer(const KeyRing& keys, ByteView pack,
+                                                 const std::string& pack_label);
+// The same from the pack's first k_pack_header_size bytes and a tail of its last bytes (at
+// least the trailer and its length), for callers that do not hold the whole pack.
+Result<std::vector<PackEntry>> read_pack_trailer(const KeyRing& keys, ByteView header,
+                                                 ByteView tail, uint64_t pack_size,
                                                  const std::string& pack_label);
 
 }  // namespace coffer::repo

@@ -48,7 +48,7 @@ struct WriteStats {
 };
 
 class Repository {
-  public:
+public:
     struct Created;
     // Creates a repository in an empty store. Code::already_exists if it already holds one.
     static Result<Created> init(std::shared_ptr<store::Store> store, const InitOptions& options);
@@ -96,7 +96,7 @@ class Repository {
     // keys/*.pub, by key id hex.
     static Result<std::map<std::string, RegistryEntry>> load_registry(store::Store& store);
 
-  private:
+private:
     Repository() = default;
     Status upload_pack(PackWriter& writer);
     Status write_index_locked(std::unique_lock<std::mutex>& lock);

@@ -109,7 +109,7 @@ struct DirJob {
 };
 
 class Restorer {
-  public:
+public:
     Restorer(repo::Repository& repository, const Options& options)
         : m_repo(repository),
           m_opts(options),
@@ -119,7 +119,7 @@ class Restorer {
 
     Result<Outcome> run(const repo::Snapshot& snapshot);
 
-  private:
+private:
     Status restore_dir(const Id& tree, int dirfd, const std::string& path);
     // Removes an existing entry at name (overwrite mode only); never follows symlinks.
     bool clear_entry(int dirfd, const std::string& name, const std::string& path, bool keep_dir);
@@ -256,7 +256,9 @@ Status Restorer::restore_dir(const Id& tree, int dirfd, const std::string& path)
     TRY_ASSIGN(Bytes bytes, m_repo.load_chunk(tree, ChunkType::tree));
     TRY_ASSIGN(repo::Tree t, repo::decode_tree(bytes, tree.short_hex()));
     auto job = std::make_shared<DirJob>();
+    Status status;
     for (const Node& node : t.nodes) {
+        if (!status.ok()) break;
         std::string child = path + "/" + node.name;
         if (!repo::valid_node_name(node.name)) {  // decode_tree refuses these; belt and braces
             error(child, "refusing an entry name that is not a single path component");
@@ -277,7 +279,8 @@ Status Restorer::restore_dir(const Id& tree, int dirfd, const std::string& path)
                     error(child, std::string("cannot open directory: ") + strerror(errno));
                     break;
                 }
-                TRY(restore_dir(node.subtree, sub.fd, child));
+                status = restore_dir(node.subtree, sub.fd, child);
+                if (!status.ok()) break;
                 if (sel == Selection::all) set_attributes(sub.fd, node, child);
                 std::lock_guard lock(m_mu);
                 m_out.dirs++;
@@ -304,11 +307,11 @@ Status Restorer::restore_dir(const Id& tree, int dirfd, const std::string& path)
         }
         report_progress(false);
     }
-    // The directory's own attributes are set by the caller once this returns, so its files
-    // must be complete (and the descriptor they use still open) first.
+    // Workers write this directory's files through dirfd, which the caller closes once this
+    // returns (and sets the directory's attributes): wait for them, on failure too.
     std::unique_lock lock(m_mu);
     m_done.wait(lock, [&] { return job->remaining == 0; });
-    return ok_status();
+    return status;
 }
 
 Result<Outcome> Restorer::run(const repo::Snapshot& snapshot) {

@@ -9,6 +9,7 @@
 
 #include "coffer/repo/meta.h"
 #include "coffer/repo/tree.h"
+#include "coffer/util/encoding.h"
 
 namespace coffer::verify {
 
@@ -22,13 +23,13 @@ struct Object {
 };
 
 class Checker {
-  public:
+public:
     Checker(std::shared_ptr<store::Store> store, const Options& options)
         : m_store(std::move(store)), m_opts(options) {}
 
     Result<Report> run(const HostKey* host, const RecoveryKey* recovery);
 
-  private:
+private:
     void problem(std::string p) { m_report.problems.push_back(std::move(p)); }
     void progress(const std::string& what) {
         if (m_opts.on_progress) m_opts.on_progress(what);
@@ -44,9 +45,10 @@ class Checker {
     const Options& m_opts;
     Report m_report;
     std::map<std::string, RegistryEntry> m_registry;
-    std::map<Id, uint64_t> m_pack_sizes;     // every intact-named pack
-    std::map<Id, Bytes> m_index_objects;     // intact index objects
-    std::map<Id, Bytes> m_snapshot_objects;  // intact snapshot objects
+    std::map<Id, uint64_t> m_pack_sizes;                // every intact-named pack
+    std::map<Id, std::pair<Bytes, Bytes>> m_pack_ends;  // header and tail, for the trailer check
+    std::map<Id, Bytes> m_index_objects;                // intact index objects
+    std::map<Id, Bytes> m_snapshot_objects;             // intact snapshot objects
     std::unordered_set<Id, IdHash> m_refs_checked;
 };
 
@@ -96,7 +98,14 @@ Result<Report> Checker::run(const HostKey* host, const RecoveryKey* recovery) {
         }
         if (!m_registry.count(to_hex(header->key_id)))
             problem("pack " + hex + " was written by unknown host key " + to_hex(header->key_id));
-        m_pack_sizes[*Id::parse_hex(hex)] = bytes->size();
+        Id pack_id = *Id::parse_hex(hex);
+        m_pack_sizes[pack_id] = bytes->size();
+        // Keep what the trailer check needs, so level 2 does not read every pack again.
+        uint32_t trailer_len =
+            bytes->size() >= 4 ? load_le32(bytes->data() + bytes->size() - 4) : 0;
+        size_t tail = std::min<size_t>(bytes->size(), size_t(trailer_len) + 4);
+        m_pack_ends[pack_id] = {Bytes(bytes->begin(), bytes->begin() + k_pack_header_size),
+                                Bytes(bytes->end() - tail, bytes->end())};
     }
     for (auto [prefix, kind, store] : {std::tuple{"index/", "index", &m_index_objects},
                                        std::tuple{"snapshots/", "snapshot", &m_snapshot_objects}}) {
@@ -188,11 +197,10 @@ void Checker::check_structure(Repository& repo) {
 
     for (const auto& [pack, size] : m_pack_sizes) {
         std::string hex = pack.hex();
-        auto bytes = m_store->get(pack_name(pack));
-        if (!bytes.ok()) continue;  // reported at level 1
-        auto header = parse_pack_header(*bytes, hex);
+        const auto& [head, tail] = m_pack_ends[pack];
+        auto header = parse_pack_header(head, hex);
         if (!header.ok() || !ct_equal(header->key_id, keys.key_id)) continue;
-        auto trailer = read_pack_trailer(keys, *bytes, hex);
+        auto trailer = read_pack_trailer(keys, head, tail, size, hex);
         if (!trailer.ok()) {
             problem(trailer.status().message());
             continue;

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "coffer/store/store.h"
@@ -17,10 +18,10 @@ enum class Op { put, get, get_range, stat, list, remove };
 
 struct FaultRule {
     Op op = Op::put;
-    std::string prefix;        // matches names (or list prefixes) starting with this
-    uint64_t nth = 1;          // first matching call that fails
-    bool forever = false;      // fail every matching call from the nth on, not just the nth
-    Code code = Code::io;      // status code of the injected failure
+    std::string prefix;    // matches names (or list prefixes) starting with this
+    uint64_t nth = 1;      // first matching call that fails
+    bool forever = false;  // fail every matching call from the nth on, not just the nth
+    Code code = Code::io;  // status code of the injected failure
     // For get/get_range: instead of failing, return data with this byte XOR 0x01
     // (flip_offset < size) or truncated by this many bytes; the call "succeeds".
     int64_t flip_offset = -1;
@@ -54,8 +55,10 @@ private:
         FaultRule rule;
         uint64_t seen = 0;
     };
-    // Returns the rule that fires for this call, if any.
+    // Returns the rule that fires for this call, if any. Caller holds m_mu.
     const FaultRule* match(Op op, std::string_view name);
+    // Locks, calls match(), and copies the rule out so it outlives the lock.
+    std::optional<FaultRule> fire(Op op, std::string_view name);
 
     std::shared_ptr<Store> m_inner;
     std::mutex m_mu;

@@ -32,6 +32,14 @@ public:
 
 private:
     explicit LocalStore(std::string root) : m_root(std::move(root)) {}
+    // m_root + "/" + name.
+    std::string path_of(std::string_view name) const;
+    // validate_name() plus: no component may start with ".tmp-" (reserved for temp files).
+    static Status check_name(std::string_view name);
+    // Appends the objects under the open directory dirfd (taking ownership of it).
+    Status walk(int dirfd, const std::string& rel, std::string_view partial,
+                std::vector<ObjectInfo>& out) const;
+
     std::string m_root;
 };
 

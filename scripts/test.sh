@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Builds coffer (warnings as errors) and runs every test with CTest.
+# Usage: scripts/test.sh            the whole suite
+#        scripts/test.sh -R regex   only tests matching regex (extra args go to ctest)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-deps.sh
+jobs=$(nproc)
+cmake --preset ci >/dev/null
+cmake --build --preset ci -j "$jobs"
+# A fresh cache directory per run, so no test depends on state left by an earlier one.
+export COFFER_CACHE_DIR
+COFFER_CACHE_DIR=$(mktemp -d)
+trap 'rm -rf "$COFFER_CACHE_DIR"' EXIT
+ctest --preset ci -j "$jobs" --timeout 600 "$@"
