@@ -30,7 +30,7 @@ bool excluded(const std::vector<std::string>& patterns, const std::string& path,
     std::string n(name);
     for (const auto& p : patterns) {
         if (p.find('/') == std::string::npos) {
-            if (fnmatch(p.c_str(), n.c_str(), FNM_PERIOD) == 0) return true;
+            if (fnmatch(p.c_str(), n.c_str(), 0) == 0) return true;
         } else if (fnmatch(p.c_str(), path.c_str(), 0) == 0) {
             return true;
         }
@@ -62,7 +62,14 @@ struct FileJob {
     size_t remaining = 0;
     Id cache_key;
     FileFingerprint fingerprint;
+    bool racy = false;  // see k_timestamp_tick_ns
 };
+
+// "Racy clean", as git calls it: file timestamps come from a coarse clock (one kernel tick,
+// at most 10 ms), so a file written again within the tick in which we read it keeps its
+// mtime and ctime and would look unchanged next time. Such files are not cached: the next
+// backup reads them again.
+constexpr int64_t k_timestamp_tick_ns = 10'000'000;
 
 struct DirState {
     std::vector<Node> nodes;
@@ -76,7 +83,7 @@ struct DirResult {
 };
 
 class Archiver {
-  public:
+public:
     Archiver(repo::Repository& repository, const Options& options)
         : m_repo(repository),
           m_opts(options),
@@ -90,7 +97,7 @@ class Archiver {
 
     Result<Outcome> run(const std::vector<std::string>& paths);
 
-  private:
+private:
     Result<DirResult> archive_virtual(const VirtualDir& dir, const std::string& path);
     Result<DirResult> archive_dir(const std::string& path);
     // Adds the entry at path to state. Source problems are recorded in m_errors and the entry
@@ -205,6 +212,8 @@ Status Archiver::read_file(const std::string& path, const struct stat& st, Node&
     job = std::make_shared<FileJob>();
     job->cache_key = cache_key;
     job->fingerprint = fp;
+    int64_t racy_after = repo::now_unix_ns() - k_timestamp_tick_ns;
+    job->racy = fp.mtime_ns >= racy_after || fp.ctime_ns >= racy_after;
     const auto& chunker = m_repo.chunker();
     size_t max = chunker.params().max_size;
     size_t start = 0, fill = 0;
@@ -267,7 +276,10 @@ Status Archiver::read_file(const std::string& path, const struct stat& st, Node&
 Status Archiver::add_entry(DirState& state, const std::string& path, std::string_view name,
                            const VirtualDir* virtual_child) {
     struct stat st {};
-    if (lstat(path.c_str(), &st) != 0) {
+    // A directory above a backup path is followed when it is a symlink, as resolving the path
+    // does; recorded with lstat it would become a symlink and the backup path would be lost.
+    bool above_target = virtual_child && !virtual_child->target;
+    if ((above_target ? stat(path.c_str(), &st) : lstat(path.c_str(), &st)) != 0) {
         source_error(path, std::string("cannot stat: ") + strerror(errno));
         return ok_status();
     }
@@ -359,7 +371,8 @@ Result<DirResult> Archiver::finish_dir(DirState& state) {
         Node& n = state.nodes[i];
         if (const auto& job = state.jobs[i]) {
             n.content = std::move(job->ids);
-            m_new_cache.put(job->cache_key, CachedFile{job->fingerprint, n.content});
+            if (!job->racy)
+                m_new_cache.put(job->cache_key, CachedFile{job->fingerprint, n.content});
         }
         refs.data.insert(refs.data.end(), n.content.begin(), n.content.end());
     }
@@ -372,6 +385,8 @@ Result<DirResult> Archiver::finish_dir(DirState& state) {
 }
 
 Result<Outcome> Archiver::run(const std::vector<std::string>& paths) {
+    // The repository's write stats are cumulative; this snapshot reports only its own additions.
+    const repo::WriteStats before = m_repo.write_stats();
     VirtualDir root;
     for (const auto& p : paths) {
         VirtualDir* v = &root;
@@ -405,8 +420,8 @@ Result<Outcome> Archiver::run(const std::vector<std::string>& paths) {
     s.incomplete = !m_errors.empty();
     s.summary = m_summary;
     repo::WriteStats ws = m_repo.write_stats();
-    s.summary.data_added = ws.data_added;
-    s.summary.packed_added = ws.packed_added;
+    s.summary.data_added = ws.data_added - before.data_added;
+    s.summary.packed_added = ws.packed_added - before.packed_added;
     s.summary.duration_s = std::chrono::duration<double>(Clock::now() - m_start).count();
     TRY(m_repo.save_snapshot(s).status());
     if (!m_opts.cache_path.empty()) {

@@ -59,6 +59,11 @@ Result<Repository::Created> Repository::init(std::shared_ptr<store::Store> store
     if (existing.status().code() != Code::not_found) return existing.status();
 
     TRY(chunker::Params::for_average(options.chunk_avg_size).status());
+    // The bounds RepoConfig::parse enforces: checked before anything is written, or init would
+    // leave a repository that no one can open.
+    if (options.pack_size < (1u << 20) || options.pack_size > (1u << 30))
+        return invalid_argument("pack size " + std::to_string(options.pack_size) +
+                                " is outside [1 MiB, 1 GiB]");
     RecoveryKey recovery = RecoveryKey::generate();
     RepoConfig config;
     config.id = Id::from(crypto::random_bytes(32));
@@ -192,7 +197,12 @@ Result<bool> Repository::store_chunk(ChunkType type, const Id& id, ByteView plai
         TRY_ASSIGN(PackWriter w, PackWriter::create(m_keys, m_config.zstd_level));
         writer = std::make_unique<PackWriter>(std::move(w));
     }
-    TRY(writer->add(id, type, plaintext));
+    if (Status st = writer->add(id, type, plaintext); !st.ok()) {
+        std::lock_guard lock(m_mu);
+        m_pending.erase(id);
+        m_idle_writers.push_back(std::move(writer));
+        return st;
+    }
     {
         std::lock_guard lock(m_mu);
         m_stats.chunks_added++;
@@ -207,7 +217,14 @@ Result<bool> Repository::store_chunk(ChunkType type, const Id& id, ByteView plai
 Status Repository::upload_pack(PackWriter& writer) {
     if (writer.count() == 0) return ok_status();
     TRY_ASSIGN(FinishedPack pack, writer.finish());
-    TRY(m_store->put(pack_name(pack.id), pack.bytes));
+    if (Status st = m_store->put(pack_name(pack.id), pack.bytes); !st.ok()) {
+        // These chunks are now in no pack: forget them, so that a later store_chunk stores them
+        // again instead of deduplicating against a pack that does not exist. The finished
+        // writer is unusable; callers drop it.
+        std::lock_guard lock(m_mu);
+        for (const auto& e : pack.entries) m_pending.erase(e.id);
+        return st;
+    }
     TRY_ASSIGN(writer, PackWriter::create(m_keys, m_config.zstd_level));
     std::unique_lock lock(m_mu);
     for (const auto& e : pack.entries) {
@@ -249,9 +266,19 @@ Status Repository::flush() {
         writers = std::move(m_idle_writers);
         m_idle_writers.clear();
     }
-    for (auto& w : writers) TRY(upload_pack(*w));
+    Status st;
+    for (auto& w : writers) {
+        st = upload_pack(*w);
+        if (!st.ok()) {
+            w.reset();  // finished but not stored (its chunks were forgotten)
+            break;
+        }
+    }
     std::unique_lock lock(m_mu);
-    for (auto& w : writers) m_idle_writers.push_back(std::move(w));
+    // Writers not reached still hold their pending chunks: keep them for the next flush.
+    for (auto& w : writers)
+        if (w) m_idle_writers.push_back(std::move(w));
+    if (!st.ok()) return st;
     return write_index_locked(lock);
 }
 
@@ -360,9 +387,11 @@ Result<Snapshot> Repository::find_snapshot(std::string_view spec) {
         return invalid_argument("'" + std::string(spec) +
                                 "' is not a snapshot id: use 'latest', an id, or a prefix of at "
                                 "least 4 hex digits");
+    std::string prefix(spec);
+    for (char& c : prefix) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
     std::vector<const Snapshot*> matches;
     for (const auto& s : all)
-        if (s.id.hex().compare(0, spec.size(), spec) == 0) matches.push_back(&s);
+        if (s.id.hex().compare(0, prefix.size(), prefix) == 0) matches.push_back(&s);
     if (matches.empty()) return not_found("snapshot " + std::string(spec) + " not found");
     if (matches.size() > 1)
         return invalid_argument("snapshot prefix " + std::string(spec) + " is ambiguous (" +

@@ -269,7 +269,8 @@ Status Restorer::restore_dir(const Id& tree, int dirfd, const std::string& path)
         switch (node.kind) {
             case NodeKind::dir: {
                 if (!clear_entry(dirfd, node.name, child, true)) break;
-                if (mkdirat(dirfd, node.name.c_str(), 0700) != 0 && errno != EEXIST) {
+                bool made = mkdirat(dirfd, node.name.c_str(), 0700) == 0;
+                if (!made && errno != EEXIST) {
                     error(child, std::string("cannot create directory: ") + strerror(errno));
                     break;
                 }
@@ -279,7 +280,15 @@ Status Restorer::restore_dir(const Id& tree, int dirfd, const std::string& path)
                     error(child, std::string("cannot open directory: ") + strerror(errno));
                     break;
                 }
+                // An existing directory (--overwrite) may be read-only, as every restored one is
+                // once its mode is set: open it up for its entries and put its mode back after.
+                struct stat old {};
+                bool opened_up = !made && fstat(sub.fd, &old) == 0 &&
+                                 (old.st_mode & 0300) != 0300 &&
+                                 fchmod(sub.fd, (old.st_mode & 07777) | 0300) == 0;
                 status = restore_dir(node.subtree, sub.fd, child);
+                if (opened_up && (!status.ok() || sel != Selection::all))
+                    fchmod(sub.fd, old.st_mode & 07777);
                 if (!status.ok()) break;
                 if (sel == Selection::all) set_attributes(sub.fd, node, child);
                 std::lock_guard lock(m_mu);
