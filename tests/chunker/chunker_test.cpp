@@ -44,7 +44,9 @@ TEST(Chunker, RespectsMinMaxAndCoversInput) {
     for (size_t i = 0; i < b.size(); ++i) {
         size_t len = b[i] - prev;
         EXPECT_LE(len, c.params().max_size);
-        if (i + 1 < b.size()) EXPECT_GE(len, c.params().min_size);
+        if (i + 1 < b.size()) {
+            EXPECT_GE(len, c.params().min_size);
+        }
         prev = b[i];
     }
     double avg = double(data.size()) / b.size();
