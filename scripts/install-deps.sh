@@ -8,7 +8,7 @@ packages=(
   libssl-dev libsodium-dev libzstd-dev
   libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  clang-format
+  clang-format libtomlplusplus-dev libsqlite3-dev sqlite3
 )
 
 missing=()

@@ -2,6 +2,8 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 
+#include <csignal>
+
 #include "coffer/cli/common.h"
 
 int main(int argc, char** argv) {
@@ -11,5 +13,8 @@ int main(int argc, char** argv) {
     };
     setrlimit(RLIMIT_CORE, &no_core);
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    // A restore command or hook that exits early must not kill coffer through SIGPIPE: the
+    // write fails with EPIPE and is reported instead.
+    signal(SIGPIPE, SIG_IGN);
     return coffer::cli::run(argc, argv);
 }

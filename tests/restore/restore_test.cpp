@@ -198,13 +198,14 @@ TEST_F(RestoreTest, IncludesRestoreOnlyTheNamedSubtree) {
     EXPECT_EQ(listing(t2 + src), std::set<std::string>{"big.bin"});
     expect_same_entry(src + "/big.bin", t2 + src + "/big.bin");
 
-    // An include that names nothing restores nothing.
+    // An include that names nothing is an error (a typo must not look like success), and
+    // nothing is written.
     std::string t3 = repo.tmp.path() + "/target3";
     o.target = t3;
     o.includes = {src + "/no/such/path"};
     auto none = restore(*repo.repository, snapshot, o);
-    ASSERT_TRUE(none.ok());
-    EXPECT_EQ(none->files, 0u);
+    ASSERT_FALSE(none.ok());
+    EXPECT_EQ(none.status().code(), coffer::Code::not_found);
     EXPECT_FALSE(fs::exists(t3 + src + "/a.txt"));
 }
 

@@ -106,11 +106,20 @@ private:
                      const VirtualDir* virtual_child);
     Status read_file(const std::string& path, const struct stat& st, Node& node,
                      std::shared_ptr<FileJob>& job);
+    // Cuts everything readable from fd into chunks queued for the workers (IDs land in job).
+    // Returns the byte count; Code::io for a read error, anything else from the repository.
+    Result<uint64_t> chunk_stream(int fd, const std::shared_ptr<FileJob>& job);
+    // Queues one chunk; false once a worker has failed (the caller stops reading).
+    bool submit_chunk(const std::shared_ptr<FileJob>& job, std::shared_ptr<Bytes> data);
+    Result<DirResult> archive_paths(const std::vector<std::string>& paths);
+    // A backup set: one directory per source at the snapshot root.
+    Result<DirResult> archive_sources();
+    Result<DirResult> archive_entries(SourceInput& source, repo::SourceSummary& summary);
     Result<DirResult> finish_dir(DirState& state);
     Result<Id> store_metadata_chunk(ChunkType type, const Bytes& bytes);
     void source_error(const std::string& path, const std::string& what);
     void report_progress(bool force);
-    void scan(const std::vector<std::string>& paths);
+    void scan(const std::vector<std::string>& paths, const std::vector<std::string>& excludes);
     Status first_error() {
         std::lock_guard lock(m_mu);
         return m_worker_error;
@@ -118,6 +127,8 @@ private:
 
     repo::Repository& m_repo;
     const Options& m_opts;
+    const std::vector<std::string>* m_excludes = &m_opts.excludes;  // of the source being walked
+    std::vector<repo::SourceSummary> m_source_summaries;
     FileCache m_old_cache, m_new_cache;
     ThreadPool m_pool;
     Bytes m_buffer;
@@ -151,7 +162,8 @@ void Archiver::report_progress(bool force) {
     m_opts.on_progress(m_progress);
 }
 
-void Archiver::scan(const std::vector<std::string>& paths) {
+void Archiver::scan(const std::vector<std::string>& paths,
+                    const std::vector<std::string>& excludes) {
     std::vector<std::string> stack(paths.rbegin(), paths.rend());
     while (!stack.empty() && !m_stop_scan) {
         std::string path = std::move(stack.back());
@@ -168,7 +180,7 @@ void Archiver::scan(const std::vector<std::string>& paths) {
                 std::string_view name = e->d_name;
                 if (name == "." || name == "..") continue;
                 std::string child = join(path, name);
-                if (!excluded(m_opts.excludes, child, name)) stack.push_back(std::move(child));
+                if (!excluded(excludes, child, name)) stack.push_back(std::move(child));
             }
             closedir(d);
         }
@@ -180,6 +192,62 @@ Result<Id> Archiver::store_metadata_chunk(ChunkType type, const Bytes& bytes) {
     Id id = m_repo.keys().chunk_id(type, bytes);
     TRY(m_repo.store_chunk(type, id, bytes).status());
     return id;
+}
+
+bool Archiver::submit_chunk(const std::shared_ptr<FileJob>& job, std::shared_ptr<Bytes> data) {
+    size_t slot;
+    {
+        std::lock_guard lock(m_mu);
+        if (!m_worker_error.ok()) return false;
+        slot = job->ids.size();
+        job->ids.emplace_back();
+        job->remaining++;
+    }
+    m_pool.submit([this, job, slot, data] {
+        Id id = m_repo.keys().chunk_id(ChunkType::data, *data);
+        Status st = m_repo.store_chunk(ChunkType::data, id, *data).status();
+        std::lock_guard lock(m_mu);
+        if (st.ok())
+            job->ids[slot] = id;
+        else if (m_worker_error.ok())
+            m_worker_error = st;
+        if (--job->remaining == 0) m_job_done.notify_all();
+    });
+    return true;
+}
+
+Result<uint64_t> Archiver::chunk_stream(int fd, const std::shared_ptr<FileJob>& job) {
+    const auto& chunker = m_repo.chunker();
+    size_t max = chunker.params().max_size;
+    size_t start = 0, fill = 0;
+    bool eof = false;
+    uint64_t total = 0;
+    for (;;) {
+        while (!eof && fill - start < max) {
+            if (fill == m_buffer.size()) {
+                std::memmove(m_buffer.data(), m_buffer.data() + start, fill - start);
+                fill -= start;
+                start = 0;
+            }
+            ssize_t n = ::read(fd, m_buffer.data() + fill, m_buffer.size() - fill);
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0) return io_error(std::string("read failed: ") + strerror(errno));
+            if (n == 0) eof = true;
+            fill += static_cast<size_t>(n);
+        }
+        if (fill == start) break;
+        size_t len = chunker.cut(ByteView(m_buffer.data() + start, fill - start));
+        auto data =
+            std::make_shared<Bytes>(m_buffer.begin() + start, m_buffer.begin() + start + len);
+        start += len;
+        total += len;
+        m_summary.bytes_read += len;
+        m_progress.bytes_done += len;
+        if (!submit_chunk(job, std::move(data))) break;
+        report_progress(false);
+    }
+    TRY(first_error());
+    return total;
 }
 
 Status Archiver::read_file(const std::string& path, const struct stat& st, Node& node,
@@ -214,60 +282,16 @@ Status Archiver::read_file(const std::string& path, const struct stat& st, Node&
     job->fingerprint = fp;
     int64_t racy_after = repo::now_unix_ns() - k_timestamp_tick_ns;
     job->racy = fp.mtime_ns >= racy_after || fp.ctime_ns >= racy_after;
-    const auto& chunker = m_repo.chunker();
-    size_t max = chunker.params().max_size;
-    size_t start = 0, fill = 0;
-    bool eof = false;
-    uint64_t total = 0;
-    for (;;) {
-        while (!eof && fill - start < max) {
-            if (fill == m_buffer.size()) {
-                std::memmove(m_buffer.data(), m_buffer.data() + start, fill - start);
-                fill -= start;
-                start = 0;
-            }
-            ssize_t n = ::read(fd, m_buffer.data() + fill, m_buffer.size() - fill);
-            if (n < 0 && errno == EINTR) continue;
-            if (n < 0) {
-                source_error(path, std::string("read failed: ") + strerror(errno));
-                ::close(fd);
-                node.name.clear();
-                job.reset();
-                return ok_status();
-            }
-            if (n == 0) eof = true;
-            fill += static_cast<size_t>(n);
-        }
-        if (fill == start) break;
-        size_t len = chunker.cut(ByteView(m_buffer.data() + start, fill - start));
-        auto data =
-            std::make_shared<Bytes>(m_buffer.begin() + start, m_buffer.begin() + start + len);
-        start += len;
-        total += len;
-        m_summary.bytes_read += len;
-        m_progress.bytes_done += len;
-        size_t slot;
-        {
-            std::lock_guard lock(m_mu);
-            if (!m_worker_error.ok()) break;
-            slot = job->ids.size();
-            job->ids.emplace_back();
-            job->remaining++;
-        }
-        m_pool.submit([this, job, slot, data] {
-            Id id = m_repo.keys().chunk_id(ChunkType::data, *data);
-            Status st = m_repo.store_chunk(ChunkType::data, id, *data).status();
-            std::lock_guard lock(m_mu);
-            if (st.ok())
-                job->ids[slot] = id;
-            else if (m_worker_error.ok())
-                m_worker_error = st;
-            if (--job->remaining == 0) m_job_done.notify_all();
-        });
-        report_progress(false);
-    }
+    auto total = chunk_stream(fd, job);
     ::close(fd);
-    node.size = total;
+    if (!total.ok()) {
+        if (total.status().code() != Code::io) return total.status();  // the repository failed
+        source_error(path, total.status().message());
+        node.name.clear();
+        job.reset();
+        return ok_status();
+    }
+    node.size = *total;
     (known ? m_summary.files_changed : m_summary.files_new)++;
     m_progress.files_done++;
     return first_error();
@@ -342,7 +366,7 @@ Result<DirResult> Archiver::archive_dir(const std::string& path) {
     DirState state;
     for (const auto& name : names) {
         std::string child = join(path, name);
-        if (excluded(m_opts.excludes, child, name)) continue;
+        if (excluded(*m_excludes, child, name)) continue;
         TRY(add_entry(state, child, name, nullptr));
     }
     return finish_dir(state);
@@ -384,9 +408,7 @@ Result<DirResult> Archiver::finish_dir(DirState& state) {
     return DirResult{refs.tree, refs_id};
 }
 
-Result<Outcome> Archiver::run(const std::vector<std::string>& paths) {
-    // The repository's write stats are cumulative; this snapshot reports only its own additions.
-    const repo::WriteStats before = m_repo.write_stats();
+Result<DirResult> Archiver::archive_paths(const std::vector<std::string>& paths) {
     VirtualDir root;
     for (const auto& p : paths) {
         VirtualDir* v = &root;
@@ -399,8 +421,121 @@ Result<Outcome> Archiver::run(const std::vector<std::string>& paths) {
         v->target = true;
         v->children.clear();
     }
-    std::thread scanner([&] { scan(paths); });
-    auto result = archive_virtual(root, "/");
+    return archive_virtual(root, "/");
+}
+
+Node synthetic_node(const std::string& name, NodeKind kind, uint32_t mode) {
+    Node n;
+    n.name = name;
+    n.kind = kind;
+    n.mode = mode;
+    n.uid = geteuid();
+    n.gid = getegid();
+    n.mtime_ns = repo::now_unix_ns();
+    return n;
+}
+
+Result<DirResult> Archiver::archive_entries(SourceInput& source, repo::SourceSummary& summary) {
+    DirState state;
+    for (auto& entry : source.entries) {
+        std::string label = "source '" + source.name + "': " + entry.name;
+        Node node = synthetic_node(entry.name, NodeKind::file, 0600);
+        auto job = std::make_shared<FileJob>();
+        job->racy = true;  // streams are never in the file cache
+        if (entry.open) {
+            TRY_ASSIGN(int fd, entry.open());
+            auto total = chunk_stream(fd, job);
+            ::close(fd);
+            if (!total.ok()) return total.status().with_context(label);
+            node.size = *total;
+        } else {
+            TRY_ASSIGN(Bytes bytes, entry.contents());
+            const auto& chunker = m_repo.chunker();
+            for (size_t pos = 0; pos < bytes.size();) {
+                size_t len = chunker.cut(ByteView(bytes).subspan(pos));
+                auto data = std::make_shared<Bytes>(bytes.begin() + pos, bytes.begin() + pos + len);
+                pos += len;
+                if (!submit_chunk(job, std::move(data))) break;
+            }
+            TRY(first_error());
+            node.size = bytes.size();
+            m_summary.bytes_read += bytes.size();
+        }
+        summary.bytes += node.size;
+        summary.files++;
+        m_summary.files_new++;
+        m_summary.total_bytes += node.size;
+        state.nodes.push_back(std::move(node));
+        state.jobs.push_back(std::move(job));
+    }
+    // Trees are sorted by name; keep each node with its job.
+    std::vector<size_t> order(state.nodes.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(),
+              [&](size_t a, size_t b) { return state.nodes[a].name < state.nodes[b].name; });
+    DirState sorted;
+    for (size_t i : order) {
+        if (!sorted.nodes.empty() && sorted.nodes.back().name == state.nodes[i].name)
+            return invalid_argument("source '" + source.name + "' has two entries named " +
+                                    state.nodes[i].name);
+        sorted.nodes.push_back(std::move(state.nodes[i]));
+        sorted.jobs.push_back(std::move(state.jobs[i]));
+    }
+    return finish_dir(sorted);
+}
+
+Result<DirResult> Archiver::archive_sources() {
+    DirState root;
+    // Options are the caller's; the sources' callbacks are the only thing we need to mutate.
+    std::vector<SourceInput> sources = m_opts.sources;
+    for (auto& source : sources) {
+        if (!repo::valid_node_name(source.name))
+            return invalid_argument("source name '" + source.name + "' is not a valid name");
+        repo::SourceSummary summary{source.name, source.type, 0, 0};
+        uint64_t files_before =
+            m_summary.files_new + m_summary.files_changed + m_summary.files_unchanged;
+        uint64_t bytes_before = m_summary.total_bytes;
+        Result<DirResult> sub = internal_error("unreachable");
+        if (!source.paths.empty()) {
+            m_excludes = &source.excludes;
+            sub = archive_paths(source.paths);
+            m_excludes = &m_opts.excludes;
+            summary.files = m_summary.files_new + m_summary.files_changed +
+                            m_summary.files_unchanged - files_before;
+            summary.bytes = m_summary.total_bytes - bytes_before;
+        } else {
+            sub = archive_entries(source, summary);
+        }
+        if (!sub.ok()) return sub.status().with_context("source '" + source.name + "'");
+        if (source.finish) {
+            Status st = source.finish();
+            if (!st.ok()) return st.with_context("source '" + source.name + "'");
+        }
+        Node node = synthetic_node(source.name, NodeKind::dir, 0700);
+        node.subtree = sub->tree;
+        root.child_refs.push_back(sub->refs);
+        root.nodes.push_back(std::move(node));
+        root.jobs.push_back(nullptr);
+        m_source_summaries.push_back(summary);
+    }
+    std::sort(root.nodes.begin(), root.nodes.end(),
+              [](const Node& a, const Node& b) { return a.name < b.name; });
+    for (size_t i = 1; i < root.nodes.size(); ++i)
+        if (root.nodes[i].name == root.nodes[i - 1].name)
+            return invalid_argument("two sources are named " + root.nodes[i].name);
+    return finish_dir(root);
+}
+
+Result<Outcome> Archiver::run(const std::vector<std::string>& paths) {
+    // The repository's write stats are cumulative; this snapshot reports only its own additions.
+    const repo::WriteStats before = m_repo.write_stats();
+    std::vector<std::string> scan_paths = paths;
+    for (const auto& src : m_opts.sources)
+        scan_paths.insert(scan_paths.end(), src.paths.begin(), src.paths.end());
+    std::thread scanner([&] {
+        scan(scan_paths, m_opts.sources.empty() ? m_opts.excludes : std::vector<std::string>{});
+    });
+    auto result = m_opts.sources.empty() ? archive_paths(paths) : archive_sources();
     m_stop_scan = true;
     scanner.join();
     m_pool.wait_idle();
@@ -419,10 +554,13 @@ Result<Outcome> Archiver::run(const std::vector<std::string>& paths) {
     s.refs = result->refs;
     s.incomplete = !m_errors.empty();
     s.summary = m_summary;
+    s.set = m_opts.set_name;
+    s.sources = m_source_summaries;
     repo::WriteStats ws = m_repo.write_stats();
     s.summary.data_added = ws.data_added - before.data_added;
     s.summary.packed_added = ws.packed_added - before.packed_added;
     s.summary.duration_s = std::chrono::duration<double>(Clock::now() - m_start).count();
+    if (m_opts.before_save) TRY(m_opts.before_save(s));
     TRY(m_repo.save_snapshot(s).status());
     if (!m_opts.cache_path.empty()) {
         // Only after the snapshot exists: the cache may never point at chunks no snapshot holds.
@@ -435,14 +573,14 @@ Result<Outcome> Archiver::run(const std::vector<std::string>& paths) {
 
 }  // namespace
 
-Result<Outcome> run(repo::Repository& repository, const Options& options) {
-    if (options.paths.empty())
-        return invalid_argument("nothing to back up: give at least one path");
+namespace {
+
+// Absolute, normalized, without trailing slashes, sorted and unique; every path must exist.
+Result<std::vector<std::string>> normalize_paths(const std::vector<std::string>& in) {
     std::vector<std::string> paths;
-    for (const auto& p : options.paths) {
+    for (const auto& p : in) {
         std::error_code ec;
-        std::filesystem::path abs = std::filesystem::absolute(p, ec).lexically_normal();
-        std::string s = abs.string();
+        std::string s = std::filesystem::absolute(p, ec).lexically_normal().string();
         while (s.size() > 1 && s.back() == '/') s.pop_back();
         struct stat st {};
         if (lstat(s.c_str(), &st) != 0)
@@ -452,8 +590,25 @@ Result<Outcome> run(repo::Repository& repository, const Options& options) {
     }
     std::sort(paths.begin(), paths.end());
     paths.erase(std::unique(paths.begin(), paths.end()), paths.end());
+    return paths;
+}
+
+}  // namespace
+
+Result<Outcome> run(repo::Repository& repository, const Options& options) {
+    if (options.paths.empty() && options.sources.empty())
+        return invalid_argument("nothing to back up: give at least one path");
+    Options opts = options;
+    TRY_ASSIGN(std::vector<std::string> paths, normalize_paths(options.paths));
+    for (auto& source : opts.sources) {
+        if (source.paths.empty()) continue;
+        auto normalized = normalize_paths(source.paths);
+        if (!normalized.ok())
+            return normalized.status().with_context("source '" + source.name + "'");
+        source.paths = std::move(*normalized);
+    }
     TRY(repository.load_index());
-    Archiver archiver(repository, options);
+    Archiver archiver(repository, opts);
     return archiver.run(paths);
 }
 

@@ -29,7 +29,7 @@ struct CachedFile {
 };
 
 class FileCache {
-  public:
+public:
     // Loads path; a missing or unreadable cache yields an empty one.
     static FileCache load(const std::string& path);
     Status save(const std::string& path) const;
@@ -38,7 +38,7 @@ class FileCache {
     void put(const Id& key, CachedFile file) { m_files[key] = std::move(file); }
     size_t size() const { return m_files.size(); }
 
-  private:
+private:
     std::unordered_map<Id, CachedFile, IdHash> m_files;
 };
 

@@ -13,6 +13,8 @@ int run(int argc, char** argv) {
     app.require_subcommand(1);
     app.set_version_flag("--version", "coffer 0.1.0");
     GlobalOptions g;
+    app.add_option("-c,--config", g.config, "Configuration file (coffer.toml)")
+        ->envname("COFFER_CONFIG");
     app.add_option("-r,--repo", g.repo, "Repository location (a directory)")
         ->envname("COFFER_REPO");
     app.add_option("--host-key", g.host_key,
@@ -33,6 +35,7 @@ int run(int argc, char** argv) {
     register_ls(app, g, exit_code);
     register_restore(app, g, exit_code);
     register_verify(app, g, exit_code);
+    register_config(app, g, exit_code);
     for (CLI::App* sub : app.get_subcommands({})) sub->fallthrough();
 
     try {

@@ -16,6 +16,7 @@ struct BackupArgs {
     std::vector<std::string> tags;
     std::vector<std::string> excludes;
     std::string hostname;
+    std::string set;
     bool no_cache = false;
 };
 
@@ -33,7 +34,7 @@ nlohmann::json summary_json(const repo::Snapshot& s) {
             {"duration_s", m.duration_s}};
 }
 
-int run_backup(const GlobalOptions& g, const BackupArgs& a) {
+int run_backup(GlobalOptions& g, const BackupArgs& a) {
     auto opened = open_repository(g, KeyNeed::host);
     if (!opened.ok()) return fail(opened.status());
     repo::Repository& repository = *opened->repo;
@@ -52,6 +53,8 @@ int run_backup(const GlobalOptions& g, const BackupArgs& a) {
         opts.hostname = a.hostname;
     }
     if (!a.no_cache) opts.cache_path = state + "/files.cache";
+    auto lock = HostLock::acquire(state, g.quiet || g.json);
+    if (!lock.ok()) return fail(lock.status());
     ProgressLine line(!g.quiet && !g.json);
     opts.on_progress = [&](const backup::Progress& p) {
         line.update(progress_text(p.elapsed_s, p.files_done, p.files_total, p.bytes_done,
@@ -103,13 +106,29 @@ int run_backup(const GlobalOptions& g, const BackupArgs& a) {
 void register_backup(CLI::App& app, GlobalOptions& g, int& exit_code) {
     auto args = std::make_shared<BackupArgs>();
     CLI::App* cmd = app.add_subcommand("backup", "Make one snapshot of the given paths");
-    cmd->add_option("paths", args->paths, "Files and directories to back up")->required();
-    cmd->add_option("--tag", args->tags, "Tag the snapshot (repeatable)");
+    cmd->add_option("paths", args->paths, "Files and directories to back up");
+    cmd->add_option("--set", args->set, "Back up this set from the config file (all its sources)");
+    cmd->add_option("--tag", args->tags, "Tag the snapshot (repeatable)")->allow_extra_args(false);
     cmd->add_option("--exclude", args->excludes,
-                    "Skip entries matching a glob; without '/' it matches names (repeatable)");
+                    "Skip entries matching a glob; without '/' it matches names (repeatable)")
+        ->allow_extra_args(false);
     cmd->add_option("--hostname", args->hostname, "Host name recorded in the snapshot");
     cmd->add_flag("--no-cache", args->no_cache, "Read every file even if unchanged");
-    cmd->callback([&g, &exit_code, args] { exit_code = run_backup(g, *args); });
+    cmd->callback([&g, &exit_code, args] {
+        if (!args->set.empty()) {
+            if (!args->paths.empty()) {
+                exit_code = fail(invalid_argument("give either paths or --set, not both"));
+                return;
+            }
+            exit_code = run_backup_set(g, args->set, args->tags);
+            return;
+        }
+        if (args->paths.empty()) {
+            exit_code = fail(invalid_argument("nothing to back up: give paths or --set NAME"));
+            return;
+        }
+        exit_code = run_backup(g, *args);
+    });
 }
 
 }  // namespace coffer::cli

@@ -34,7 +34,8 @@ std::string this_host() {
     return buf;
 }
 
-Status run_init(const GlobalOptions& g, const InitArgs& a) {
+Status run_init(GlobalOptions& g, const InitArgs& a) {
+    TRY(apply_config_if_given(g));
     if (g.repo.empty())
         return invalid_argument("no repository given: pass --repo or set COFFER_REPO");
     if (g.repo.rfind("s3:", 0) == 0)

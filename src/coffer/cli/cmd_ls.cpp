@@ -31,7 +31,7 @@ const char* kind_name(repo::NodeKind k) {
     return k == repo::NodeKind::dir ? "dir" : k == repo::NodeKind::symlink ? "symlink" : "file";
 }
 
-int run_ls(const GlobalOptions& g, const LsArgs& a) {
+int run_ls(GlobalOptions& g, const LsArgs& a) {
     auto opened = open_repository(g, KeyNeed::recovery);
     if (!opened.ok()) return fail(opened.status());
     auto& repository = *opened->repo;

@@ -15,7 +15,7 @@ struct RestoreArgs {
     bool overwrite = false;
 };
 
-int run_restore(const GlobalOptions& g, const RestoreArgs& a) {
+int run_restore(GlobalOptions& g, const RestoreArgs& a) {
     auto opened = open_repository(g, KeyNeed::recovery);
     if (!opened.ok()) return fail(opened.status());
     auto& repository = *opened->repo;
@@ -65,14 +65,45 @@ int run_restore(const GlobalOptions& g, const RestoreArgs& a) {
 
 void register_restore(CLI::App& app, GlobalOptions& g, int& exit_code) {
     auto args = std::make_shared<RestoreArgs>();
+    auto set = std::make_shared<SetRestoreArgs>();
+    auto latest = std::make_shared<bool>(false);
     CLI::App* cmd = app.add_subcommand("restore", "Restore a snapshot (needs the recovery key)");
-    cmd->add_option("snapshot", args->snapshot, "Snapshot id, unique prefix, or 'latest'")
-        ->required();
-    cmd->add_option("--target", args->target, "Directory to restore into")->required();
-    cmd->add_option("--include", args->includes, "Restore only this snapshot path (repeatable)");
+    cmd->add_option("snapshot", args->snapshot, "Snapshot id, unique prefix, or 'latest'");
+    cmd->add_option("--target", args->target, "Directory to restore into");
+    cmd->add_option("--include", args->includes, "Restore only this snapshot path (repeatable)")
+        ->allow_extra_args(false);
     cmd->add_flag("--overwrite", args->overwrite,
                   "Allow a non-empty target and replace entries that exist there");
-    cmd->callback([&g, &exit_code, args] { exit_code = run_restore(g, *args); });
+    cmd->add_option("--set", set->set, "Restore a backup set from the config file");
+    cmd->add_option("--snapshot", set->snapshot, "With --set: this snapshot (id or prefix)");
+    cmd->add_flag("--latest", *latest, "With --set: the newest snapshot of the set (default)");
+    cmd->add_option("--before", set->before,
+                    "With --set: the newest snapshot taken before this time (RFC 3339)");
+    cmd->add_option("--source", set->sources, "With --set: only this source (repeatable)")
+        ->allow_extra_args(false);
+    cmd->add_option("--confirm", set->confirm,
+                    "With --set: the set's name, typed out, to allow a destructive restore");
+    cmd->add_flag("--no-safety-snapshot", set->no_safety_snapshot,
+                  "With --set: skip the snapshot of the current state taken before replacing it");
+    cmd->callback([&g, &exit_code, args, set, latest] {
+        if (!set->set.empty()) {
+            set->target = args->target;
+            if (!args->snapshot.empty() && set->snapshot.empty()) set->snapshot = args->snapshot;
+            if (set->snapshot == "latest") set->snapshot.clear();
+            if (*latest && (!set->snapshot.empty() || !set->before.empty())) {
+                exit_code = fail(invalid_argument("give one of --snapshot, --latest, --before"));
+                return;
+            }
+            exit_code = run_restore_set(g, *set);
+            return;
+        }
+        if (args->snapshot.empty() || args->target.empty()) {
+            exit_code = fail(invalid_argument(
+                "restore needs SNAPSHOT and --target DIR (or --set NAME with a config file)"));
+            return;
+        }
+        exit_code = run_restore(g, *args);
+    });
 }
 
 }  // namespace coffer::cli

@@ -14,7 +14,7 @@ std::string join(const std::vector<std::string>& v, const char* sep) {
     return out;
 }
 
-int run_snapshots(const GlobalOptions& g) {
+int run_snapshots(GlobalOptions& g) {
     auto opened = open_repository(g, KeyNeed::host_or_recovery);
     if (!opened.ok()) return fail(opened.status());
     auto list = opened->repo->list_snapshots();
@@ -30,6 +30,7 @@ int run_snapshots(const GlobalOptions& g) {
                            {"tags", s.tags},
                            {"sequence", s.sequence},
                            {"incomplete", s.incomplete},
+                           {"set", s.set},
                            {"size", s.summary.total_bytes},
                            {"added", s.summary.data_added},
                            {"stored", s.summary.packed_added}});
@@ -44,7 +45,8 @@ int run_snapshots(const GlobalOptions& g) {
         std::printf("%-10s %-20s %-16s %-12s %10s %10s  %s%s\n", s.id.short_hex().c_str(),
                     time.c_str(), s.hostname.c_str(), join(s.tags, ",").c_str(),
                     human_bytes(s.summary.total_bytes).c_str(),
-                    human_bytes(s.summary.data_added).c_str(), join(s.paths, " ").c_str(),
+                    human_bytes(s.summary.data_added).c_str(),
+                    (s.set.empty() ? join(s.paths, " ") : "set " + s.set).c_str(),
                     s.incomplete ? " (incomplete)" : "");
     }
     std::printf("%zu snapshot%s\n", list->size(), list->size() == 1 ? "" : "s");

@@ -27,7 +27,7 @@ Result<double> parse_subset(const std::string& s) {
     return v / 100.0;
 }
 
-int run_verify(const GlobalOptions& g, const VerifyArgs& a) {
+int run_verify(GlobalOptions& g, const VerifyArgs& a) {
     verify::Options opts;
     if (!a.subset.empty()) {
         auto f = parse_subset(a.subset);

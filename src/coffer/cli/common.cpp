@@ -1,5 +1,7 @@
 #include "coffer/cli/common.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -10,6 +12,7 @@
 
 #include "coffer/backup/file_cache.h"
 #include "coffer/store/local/local_store.h"
+#include "coffer/util/file.h"
 
 namespace coffer::cli {
 
@@ -55,7 +58,29 @@ std::string default_host_key_path() {
     return "/etc/coffer/host.key";
 }
 
-Result<std::shared_ptr<store::Store>> open_store(const GlobalOptions& g) {
+Result<config::Config> load_config(GlobalOptions& g) {
+    std::string path = g.config.empty() ? "/etc/coffer/coffer.toml" : g.config;
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0)
+        return not_found("config file " + path +
+                         " does not exist: pass --config or set COFFER_CONFIG");
+    TRY_ASSIGN(config::Config cfg, config::load(path));
+    // Command-line options and environment win over the file.
+    if (g.repo.empty()) g.repo = cfg.repository.url;
+    if (g.host_key.empty()) g.host_key = cfg.repository.host_key;
+    if (g.recovery_key_file.empty()) g.recovery_key_file = cfg.repository.recovery_key_file;
+    if (!cfg.repository.cache_dir.empty() && !std::getenv("COFFER_CACHE_DIR"))
+        setenv("COFFER_CACHE_DIR", cfg.repository.cache_dir.c_str(), 1);
+    return cfg;
+}
+
+Status apply_config_if_given(GlobalOptions& g) {
+    if (g.config.empty()) return ok_status();
+    return load_config(g).status();
+}
+
+Result<std::shared_ptr<store::Store>> open_store(GlobalOptions& g) {
+    TRY(apply_config_if_given(g));
     if (g.repo.empty())
         return invalid_argument("no repository given: pass --repo or set COFFER_REPO");
     if (g.repo.rfind("s3:", 0) == 0)
@@ -81,7 +106,7 @@ Result<std::optional<repo::RecoveryKey>> load_recovery_key_if_given(const Global
     return std::optional<repo::RecoveryKey>(std::move(key));
 }
 
-Result<OpenedRepo> open_repository(const GlobalOptions& g, KeyNeed need) {
+Result<OpenedRepo> open_repository(GlobalOptions& g, KeyNeed need) {
     OpenedRepo out;
     TRY_ASSIGN(out.store, open_store(g));
     TRY(repo::Repository::read_config(*out.store).status());
@@ -108,6 +133,32 @@ Result<OpenedRepo> open_repository(const GlobalOptions& g, KeyNeed need) {
 
 std::string state_dir(const repo::Repository& repo) {
     return backup::default_cache_dir(repo.config().id.hex(), to_hex(repo.keys().key_id));
+}
+
+Result<std::unique_ptr<HostLock>> HostLock::acquire(const std::string& dir, bool quiet) {
+    TRY(make_dirs(dir, 0700));
+    std::string path = dir + "/lock";
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) return errno_status("open lock file " + path, errno);
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        if (!quiet)
+            std::fprintf(stderr,
+                         "coffer: waiting for another backup with this host key to finish\n");
+        while (flock(fd, LOCK_EX) != 0) {
+            if (errno != EINTR) {
+                int e = errno;
+                ::close(fd);
+                return errno_status("lock " + path, e);
+            }
+        }
+    }
+    auto lock = std::unique_ptr<HostLock>(new HostLock());
+    lock->m_fd = fd;
+    return lock;
+}
+
+HostLock::~HostLock() {
+    if (m_fd >= 0) ::close(m_fd);  // releases the flock
 }
 
 ProgressLine::ProgressLine(bool enabled) : m_enabled(enabled && isatty(STDERR_FILENO)) {}

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 
+#include "coffer/config/config.h"
 #include "coffer/repo/repository.h"
 #include "coffer/store/store.h"
 
@@ -29,6 +30,7 @@ enum ExitCode : int {
 int exit_code_for(const Status& status);
 
 struct GlobalOptions {
+    std::string config;  // coffer.toml; supplies repo, host key and recovery key file defaults
     std::string repo;
     std::string host_key;
     std::string recovery_key_file;
@@ -41,8 +43,14 @@ struct GlobalOptions {
 // /etc/coffer/host.key for root.
 std::string default_host_key_path();
 
-std::shared_ptr<store::Store> open_store_or_null(const GlobalOptions& g, Status& error);
-Result<std::shared_ptr<store::Store>> open_store(const GlobalOptions& g);
+// Loads the config file (--config, COFFER_CONFIG, else /etc/coffer/coffer.toml) and fills in
+// the repository, host key, recovery key file and cache directory where the command line and
+// environment left them empty.
+Result<config::Config> load_config(GlobalOptions& g);
+// The same, only when a config file was named: commands that also work without one.
+Status apply_config_if_given(GlobalOptions& g);
+
+Result<std::shared_ptr<store::Store>> open_store(GlobalOptions& g);
 
 enum class KeyNeed { host, host_or_recovery, recovery };
 
@@ -56,12 +64,24 @@ struct OpenedRepo {
 // Loads the keys the command needs and opens the repository. With KeyNeed::host the host key
 // must exist; with host_or_recovery either will do (both when available); with recovery the
 // recovery key is required and the host key used when present.
-Result<OpenedRepo> open_repository(const GlobalOptions& g, KeyNeed need);
+Result<OpenedRepo> open_repository(GlobalOptions& g, KeyNeed need);
 Result<std::optional<repo::HostKey>> load_host_key_if_present(const GlobalOptions& g);
 Result<std::optional<repo::RecoveryKey>> load_recovery_key_if_given(const GlobalOptions& g);
 
 // Where this host keeps its disposable state for a repository (file cache, last snapshot).
 std::string state_dir(const repo::Repository& repo);
+
+// An exclusive flock on <state dir>/lock, held while this host key writes a snapshot: the
+// snapshot sequence chain allows one writer per host key at a time (two cron jobs would
+// otherwise take the same sequence number). Waits, saying so, if another run holds it.
+class HostLock {
+public:
+    static Result<std::unique_ptr<HostLock>> acquire(const std::string& state_dir, bool quiet);
+    ~HostLock();
+
+private:
+    int m_fd = -1;
+};
 
 // Prints an error line ("coffer: <message>") and returns the exit code for it.
 int fail(const Status& status);
@@ -69,13 +89,13 @@ void print_json(const nlohmann::json& j);
 
 // A progress line on stderr that rewrites itself, only when stderr is a terminal.
 class ProgressLine {
-  public:
+public:
     explicit ProgressLine(bool enabled);
     ~ProgressLine() { finish(); }
     void update(const std::string& text);
     void finish();
 
-  private:
+private:
     bool m_enabled;
     bool m_dirty = false;
 };
@@ -93,6 +113,20 @@ void register_snapshots(CLI::App& app, GlobalOptions& g, int& exit_code);
 void register_ls(CLI::App& app, GlobalOptions& g, int& exit_code);
 void register_restore(CLI::App& app, GlobalOptions& g, int& exit_code);
 void register_verify(CLI::App& app, GlobalOptions& g, int& exit_code);
+void register_config(CLI::App& app, GlobalOptions& g, int& exit_code);
+
+// Backup sets (cmd_set.cpp): `backup --set` and `restore --set`.
+struct SetRestoreArgs {
+    std::string set;
+    std::string snapshot;  // id or prefix; empty: --latest / --before
+    std::string before;    // RFC 3339
+    std::vector<std::string> sources;
+    std::string confirm;
+    std::string target;  // non-destructive: every source under target/<source name>
+    bool no_safety_snapshot = false;
+};
+int run_backup_set(GlobalOptions& g, const std::string& set, const std::vector<std::string>& tags);
+int run_restore_set(GlobalOptions& g, const SetRestoreArgs& args);
 
 // Entry point: parses argv, runs the command, returns the process exit code. Never throws.
 int run(int argc, char** argv);

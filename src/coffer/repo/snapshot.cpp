@@ -33,7 +33,23 @@ std::string Snapshot::to_json() const {
                 {"data_added", s.data_added},
                 {"packed_added", s.packed_added},
                 {"duration_s", s.duration_s}}}};
+    if (!set.empty()) {
+        j["set"] = set;
+        json arr = json::array();
+        for (const auto& src : sources)
+            arr.push_back({{"name", src.name},
+                           {"type", src.type},
+                           {"bytes", src.bytes},
+                           {"files", src.files}});
+        j["sources"] = arr;
+    }
     return j.dump();
+}
+
+const SourceSummary* Snapshot::find_source(std::string_view name) const {
+    for (const auto& s : sources)
+        if (s.name == name) return &s;
+    return nullptr;
 }
 
 Result<Snapshot> Snapshot::parse(ByteView bytes, const std::string& label) {
@@ -67,6 +83,12 @@ Result<Snapshot> Snapshot::parse(ByteView bytes, const std::string& label) {
         s.summary.data_added = m.value("data_added", 0ull);
         s.summary.packed_added = m.value("packed_added", 0ull);
         s.summary.duration_s = m.value("duration_s", 0.0);
+        s.set = j.value("set", "");
+        if (j.contains("sources"))
+            for (const json& src : j.at("sources"))
+                s.sources.push_back({src.at("name").get<std::string>(),
+                                     src.at("type").get<std::string>(), src.value("bytes", 0ull),
+                                     src.value("files", 0ull)});
     } catch (const json::exception& e) {
         return corruption(label + " is malformed: " + e.what());
     }

@@ -4,7 +4,8 @@
 // Payload (inside the metadata envelope) is JSON:
 //   {"version":1, "time":"<RFC 3339>", "time_ns":…, "hostname":…, "key_id":…, "paths":[…],
 //    "tags":[…], "tree":"<hex>", "refs":"<hex>", "sequence":N, "previous":"<manifest id|''>",
-//    "incomplete":bool, "summary":{…}}
+//    "incomplete":bool, "summary":{…}, "set":"<name>", "sources":[{"name","type","bytes",
+//    "files"}]}   (set and sources only for backups of a configured set)
 // sequence counts this host key's snapshots (1, 2, …) and previous names its last manifest,
 // so a deleted or replayed manifest shows as a gap or a fork (see docs/design.md).
 #pragma once
@@ -31,6 +32,15 @@ struct SnapshotSummary {
     double duration_s = 0;
 };
 
+// One source of a backup set, as the host may see it: its name, type and size, never a name or
+// a byte of what it holds.
+struct SourceSummary {
+    std::string name;
+    std::string type;
+    uint64_t bytes = 0;
+    uint64_t files = 0;
+};
+
 struct Snapshot {
     Id id;  // name of the manifest object; not part of the payload
     std::string key_id;
@@ -44,6 +54,10 @@ struct Snapshot {
     std::string previous;
     bool incomplete = false;
     SnapshotSummary summary;
+    std::string set;                     // backup set name; empty for a plain path backup
+    std::vector<SourceSummary> sources;  // one per source of the set, in config order
+
+    const SourceSummary* find_source(std::string_view name) const;
 
     std::string to_json() const;
     static Result<Snapshot> parse(ByteView json, const std::string& label);

@@ -34,6 +34,43 @@ Status walk(repo::Repository& repository, const Id& tree,
     return ok_status();
 }
 
+Result<Node> find_node(repo::Repository& repository, const Id& tree, std::string_view path) {
+    Id current = tree;
+    std::string_view rest = path;
+    while (!rest.empty() && rest.front() == '/') rest.remove_prefix(1);
+    if (rest.empty()) return invalid_argument("find_node needs a path below the root");
+    for (;;) {
+        size_t slash = rest.find('/');
+        std::string_view name = rest.substr(0, slash);
+        TRY_ASSIGN(Bytes bytes, repository.load_chunk(current, ChunkType::tree));
+        TRY_ASSIGN(repo::Tree t, repo::decode_tree(bytes, current.short_hex()));
+        const Node* found = nullptr;
+        for (const Node& n : t.nodes)
+            if (n.name == name) found = &n;
+        if (!found) return not_found(std::string(path) + " is not in the snapshot");
+        if (slash == std::string_view::npos) return *found;
+        if (found->kind != NodeKind::dir)
+            return not_found(std::string(path) + " is not in the snapshot");
+        current = found->subtree;
+        rest = rest.substr(slash + 1);
+    }
+}
+
+Status read_contents(repo::Repository& repository, const Node& file,
+                     const std::function<Status(ByteView)>& sink) {
+    if (file.kind != NodeKind::file) return invalid_argument(file.name + " is not a file");
+    uint64_t total = 0;
+    for (const Id& id : file.content) {
+        TRY_ASSIGN(Bytes data, repository.load_chunk(id, ChunkType::data));
+        total += data.size();
+        TRY(sink(data));
+    }
+    if (total != file.size)
+        return integrity_error(file.name + ": read " + std::to_string(total) +
+                               " bytes but the snapshot recorded " + std::to_string(file.size));
+    return ok_status();
+}
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -117,7 +154,7 @@ public:
               options.threads ? options.threads : std::max(1u, std::thread::hardware_concurrency()),
               64) {}
 
-    Result<Outcome> run(const repo::Snapshot& snapshot);
+    Result<Outcome> run(const Id& root_tree);
 
 private:
     Status restore_dir(const Id& tree, int dirfd, const std::string& path);
@@ -323,7 +360,7 @@ Status Restorer::restore_dir(const Id& tree, int dirfd, const std::string& path)
     return status;
 }
 
-Result<Outcome> Restorer::run(const repo::Snapshot& snapshot) {
+Result<Outcome> Restorer::run(const Id& root_tree) {
     TRY(make_dirs(m_opts.target, 0700));
     Fd root(::open(m_opts.target.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (root.fd < 0) return errno_status("open restore target " + m_opts.target, errno);
@@ -333,7 +370,7 @@ Result<Outcome> Restorer::run(const repo::Snapshot& snapshot) {
     uint64_t files_total = 0, bytes_total = 0;
     if (m_opts.on_progress) {
         // Totals for the progress line's ETA; trees are small and cached by the OS.
-        TRY(walk(m_repo, snapshot.tree, [&](const std::string& p, const Node& n) {
+        TRY(walk(m_repo, root_tree, [&](const std::string& p, const Node& n) {
             if (n.kind == NodeKind::file && select(m_opts.includes, p) == Selection::all) {
                 files_total++;
                 bytes_total += n.size;
@@ -343,7 +380,7 @@ Result<Outcome> Restorer::run(const repo::Snapshot& snapshot) {
         m_progress.files_total = files_total;
         m_progress.bytes_total = bytes_total;
     }
-    Status st = restore_dir(snapshot.tree, root.fd, "");
+    Status st = restore_dir(root_tree, root.fd, "");
     m_pool.wait_idle();
     TRY(st);
     if (fsync(root.fd) != 0 && errno != EINVAL)
@@ -357,6 +394,10 @@ Result<Outcome> Restorer::run(const repo::Snapshot& snapshot) {
 
 Result<Outcome> restore(repo::Repository& repository, const repo::Snapshot& snapshot,
                         const Options& options) {
+    return restore_tree(repository, snapshot.tree, options);
+}
+
+Result<Outcome> restore_tree(repo::Repository& repository, const Id& tree, const Options& options) {
     if (!repository.keys().can_read_data())
         return wrong_key(
             "restore needs the recovery key: pass --recovery-key-file or set "
@@ -368,8 +409,18 @@ Result<Outcome> restore(repo::Repository& repository, const repo::Snapshot& snap
         inc = norm;
     }
     TRY(repository.load_index());
+    // A mistyped --include would otherwise restore nothing and succeed.
+    for (const auto& inc : opts.includes) {
+        if (inc == "/") continue;
+        auto node = find_node(repository, tree, inc);
+        if (!node.ok()) {
+            if (node.status().code() == Code::not_found)
+                return not_found("--include " + inc + " is not in the snapshot (see 'coffer ls')");
+            return node.status();
+        }
+    }
     Restorer r(repository, opts);
-    return r.run(snapshot);
+    return r.run(tree);
 }
 
 }  // namespace coffer::restore

@@ -51,6 +51,16 @@ struct Outcome {
 Result<Outcome> restore(repo::Repository& repository, const repo::Snapshot& snapshot,
                         const Options& options);
 
+// Restores the tree with this root (a backup set's source directory, say) like restore().
+Result<Outcome> restore_tree(repo::Repository& repository, const Id& tree, const Options& options);
+
+// The node at an absolute path below tree ("/db/dump.sql"); Code::not_found if absent.
+Result<repo::Node> find_node(repo::Repository& repository, const Id& tree, std::string_view path);
+
+// Streams a file node's contents, chunk by verified chunk, into sink.
+Status read_contents(repo::Repository& repository, const repo::Node& file,
+                     const std::function<Status(ByteView)>& sink);
+
 // Calls visit(path, node) for every node under the snapshot root, depth first, parents before
 // children, with "/"-joined absolute snapshot paths. Stops at the first error.
 Status walk(repo::Repository& repository, const Id& tree,

@@ -1,0 +1,107 @@
+// coffer.toml: configuration as code. Parses and validates the file into plain structs, and
+// reports every error at once, each with its line and what is expected.
+//
+// Schema (keys not listed are errors):
+//   [repository]  url (string, required), host_key (string), recovery_key_file (string),
+//                 mirrors (array of strings), cache_dir (string)
+//   [[set]]       name (required, [A-Za-z0-9_.-]+, unique), rpo, rto (durations "30s", "15m",
+//                 "1h", "7d", "1h30m"), pre_restore, post_restore, health_check (strings, run
+//                 with sh -c), min_size (bytes, integer; a source smaller than this fails the
+//                 backup; default 1), max_shrink (fraction 0..1: a source shrinking by more
+//                 than this against the previous snapshot fails; default 0.5, 1 disables),
+//                 on_shrink ("fail" or "warn"; default "fail"), tags (array of strings)
+//   [[set.source]] name (required, same charset, unique within the set), type (required:
+//                 "postgres" | "sqlite" | "files" | "s3" | "command"), and per type:
+//       postgres: dsn (required), pg_dump (path, default "pg_dump"), psql (default "psql")
+//       sqlite:   path (required)
+//       files:    paths (required, non-empty array), exclude (array of globs)
+//       s3:       url (required, "s3:http(s)://host[:port]/bucket[/prefix]"), access_key_id,
+//                 secret_access_key, region (strings; default from AWS_* environment)
+//       command:  backup_command (required), restore_command (string)
+// Plain values; thread-compatible.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "coffer/util/status.h"
+
+namespace coffer::config {
+
+enum class SourceType { postgres, sqlite, files, s3, command };
+std::string_view source_type_name(SourceType t);
+
+struct SourceConfig {
+    std::string name;
+    SourceType type = SourceType::files;
+    int line = 0;  // where the [[set.source]] table starts, for messages
+    // postgres
+    std::string dsn;
+    std::string pg_dump = "pg_dump";
+    std::string psql = "psql";
+    // sqlite
+    std::string path;
+    // files
+    std::vector<std::string> paths;
+    std::vector<std::string> exclude;
+    // s3
+    std::string url;
+    std::string access_key_id;
+    std::string secret_access_key;
+    std::string region;
+    // command
+    std::string backup_command;
+    std::string restore_command;
+};
+
+struct SetConfig {
+    std::string name;
+    int line = 0;
+    std::optional<int64_t> rpo_seconds;
+    std::optional<int64_t> rto_seconds;
+    std::string pre_restore;
+    std::string post_restore;
+    std::string health_check;
+    uint64_t min_size = 1;
+    double max_shrink = 0.5;
+    bool fail_on_shrink = true;
+    std::vector<std::string> tags;
+    std::vector<SourceConfig> sources;
+
+    const SourceConfig* find_source(std::string_view name) const;
+};
+
+struct RepositoryConfig {
+    std::string url;
+    std::string host_key;
+    std::string recovery_key_file;
+    std::string cache_dir;
+    std::vector<std::string> mirrors;
+};
+
+struct Config {
+    std::string path;  // the file it came from
+    RepositoryConfig repository;
+    std::vector<SetConfig> sets;
+
+    const SetConfig* find_set(std::string_view name) const;
+};
+
+struct Problem {
+    int line = 0;  // 0 when the problem has no single line
+    std::string message;  // "set 'platform': source 'db': dsn is required (a PostgreSQL URI)"
+    std::string to_string(const std::string& path) const;  // "coffer.toml:12: ..."
+};
+
+// Parses and validates. On failure returns Code::invalid_argument whose message is the first
+// problem ("<path>:<line>: <message>"); every problem is appended to *problems when given.
+Result<Config> load(const std::string& path, std::vector<Problem>* problems = nullptr);
+Result<Config> parse(std::string_view text, const std::string& path,
+                     std::vector<Problem>* problems = nullptr);
+
+// "30s", "15m", "1h", "7d", "2w", "1h30m" -> seconds. Code::invalid_argument otherwise.
+Result<int64_t> parse_duration(std::string_view text);
+
+}  // namespace coffer::config

@@ -1,0 +1,551 @@
+// Validation of a parsed coffer.toml against the schema in config.h: every key is checked for
+// being known, of the right type and in range, and every problem is recorded with its line.
+#include "coffer/config/config_check.h"
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <map>
+#include <optional>
+
+namespace coffer::config::detail {
+
+namespace {
+
+using Keys = std::vector<std::string_view>;
+
+const Keys k_top_keys = {"repository", "set"};
+const Keys k_repository_keys = {"url", "host_key", "recovery_key_file", "mirrors", "cache_dir"};
+const Keys k_set_keys = {"name",         "rpo",          "rto",      "pre_restore",
+                         "post_restore", "health_check", "min_size", "max_shrink",
+                         "on_shrink",    "tags",         "source"};
+const Keys k_source_keys = {"name", "type"};
+
+struct TypeInfo {
+    SourceType type;
+    std::string_view name;
+    std::string_view a_name;  // with its article, for messages
+    Keys keys;
+};
+
+const std::array<TypeInfo, 5> k_types = {{
+    {SourceType::postgres, "postgres", "a postgres", {"dsn", "pg_dump", "psql"}},
+    {SourceType::sqlite, "sqlite", "a sqlite", {"path"}},
+    {SourceType::files, "files", "a files", {"paths", "exclude"}},
+    {SourceType::s3, "s3", "an s3", {"url", "access_key_id", "secret_access_key", "region"}},
+    {SourceType::command, "command", "a command", {"backup_command", "restore_command"}},
+}};
+
+constexpr std::string_view k_name_rule = "use only letters, digits, '_', '.' and '-'";
+constexpr std::string_view k_s3_form =
+    R"((expected "s3:http(s)://host[:port]/bucket[/prefix]", e.g. "s3:https://s3.example.com/bucket/prefix"))";
+constexpr std::string_view k_repository_url_hint =
+    R"((a directory such as "/var/backups/coffer", or "s3:https://host[:port]/bucket/prefix"))";
+
+bool contains(const Keys& keys, std::string_view key) {
+    return std::find(keys.begin(), keys.end(), key) != keys.end();
+}
+
+std::string join(const Keys& keys, std::string_view quote) {
+    std::string out;
+    for (size_t i = 0; i < keys.size(); ++i)
+        out += (i ? ", " : "") + std::string(quote) + std::string(keys[i]) + std::string(quote);
+    return out;
+}
+
+// The candidate closest to word when within an edit distance of 2, else empty.
+std::string_view closest(std::string_view word, const Keys& candidates) {
+    std::string_view best;
+    size_t best_distance = 3;
+    for (std::string_view c : candidates) {
+        size_t gap = word.size() > c.size() ? word.size() - c.size() : c.size() - word.size();
+        if (gap >= best_distance) continue;  // cannot be close enough; also bounds the work
+        size_t d = edit_distance(word, c);
+        if (d < best_distance) {
+            best_distance = d;
+            best = c;
+        }
+    }
+    return best;
+}
+
+int line_of(const toml::node& n) {
+    return static_cast<int>(n.source().begin.line);
+}
+
+std::string kind_of(const toml::node& n) {
+    switch (n.type()) {
+        case toml::node_type::string:
+            return "a string";
+        case toml::node_type::integer:
+            return "an integer";
+        case toml::node_type::floating_point:
+            return "a float";
+        case toml::node_type::boolean:
+            return "a boolean";
+        case toml::node_type::table:
+            return "a table";
+        case toml::node_type::array:
+            return "an array";
+        case toml::node_type::date:
+            return "a date";
+        case toml::node_type::time:
+            return "a time";
+        case toml::node_type::date_time:
+            return "a date-time";
+        default:
+            return "nothing";
+    }
+}
+
+bool valid_name(std::string_view s) {
+    if (s.empty() || s == "." || s == "..") return false;
+    return std::all_of(s.begin(), s.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '_' || c == '.' || c == '-';
+    });
+}
+
+// "" when url has the form s3:http(s)://host[:port]/bucket[/prefix], else what is wrong.
+std::string s3_url_problem(std::string_view url) {
+    std::string_view rest;
+    if (url.starts_with("s3:https://"))
+        rest = url.substr(11);
+    else if (url.starts_with("s3:http://"))
+        rest = url.substr(10);
+    else
+        return R"(must start with "s3:http://" or "s3:https://")";
+    size_t slash = rest.find('/');
+    if (rest.empty() || slash == 0) return "names no host";
+    if (slash == std::string_view::npos || slash + 1 == rest.size() || rest[slash + 1] == '/')
+        return "names no bucket";
+    return "";
+}
+
+// Where a table's messages point and how they start.
+struct Scope {
+    const toml::table& table;
+    std::string label;  // "set 'platform': source 'db'"; empty at the top level
+    std::string kind;   // "in [[set.source]]", for unknown keys; may be empty
+
+    std::string prefix() const { return label.empty() ? "" : label + ": "; }
+    std::string prefix(std::string_view key) const { return prefix() + std::string(key); }
+};
+
+class Walker {
+public:
+    explicit Walker(std::vector<Problem>& problems) : m_problems(problems) {}
+
+    Config run(const toml::table& root) {
+        Config config;
+        check_keys(Scope{root, "", "at the top level"}, k_top_keys, nullptr);
+        if (const toml::node* n = root.get("repository"); !n)
+            add(0, "[repository] url is required " + std::string(k_repository_url_hint));
+        else if (const toml::table* t = n->as_table())
+            config.repository = repository(*t);
+        else
+            add(line_of(*n), "repository must be a table ([repository]), not " + kind_of(*n));
+
+        const toml::node* n = root.get("set");
+        if (!n) return config;
+        const toml::array* sets = n->as_array();
+        if (!sets) {
+            add(line_of(*n), "set must be an array of tables ([[set]]), not " + kind_of(*n));
+            return config;
+        }
+        std::map<std::string, int> seen;  // name -> line of its name
+        for (size_t i = 0; i < sets->size(); ++i) {
+            const toml::node& e = *sets->get(i);
+            const toml::table* t = e.as_table();
+            if (!t) {
+                add(line_of(e), "set #" + std::to_string(i + 1) +
+                                    " must be a table ([[set]]), not " + kind_of(e));
+                continue;
+            }
+            int name_line = 0;
+            SetConfig set = set_config(*t, i + 1, name_line);
+            if (!set.name.empty()) {
+                auto [it, fresh] = seen.emplace(set.name, name_line);
+                if (!fresh)
+                    add(name_line, "duplicate set name '" + set.name + "' (also on line " +
+                                       std::to_string(it->second) + "): set names must be unique");
+            }
+            config.sets.push_back(std::move(set));
+        }
+        return config;
+    }
+
+private:
+    std::vector<Problem>& m_problems;
+
+    void add(int line, std::string message) { m_problems.push_back({line, std::move(message)}); }
+
+    // Flags every key not in allowed. With the source's type known, keys belonging to another
+    // type are named as such.
+    void check_keys(const Scope& s, const Keys& allowed, const TypeInfo* type) {
+        for (auto&& [k, v] : s.table) {
+            std::string_view key = k.str();
+            if (contains(allowed, key)) continue;
+            int line = k.source().begin.line ? static_cast<int>(k.source().begin.line) : line_of(v);
+            const TypeInfo* owner = nullptr;
+            if (type)
+                for (const auto& t : k_types)
+                    if (contains(t.keys, key)) owner = &t;
+            if (owner) {
+                add(line, s.prefix() + "key '" + std::string(key) + "' does not apply to " +
+                              std::string(type->a_name) + " source (it is for " +
+                              std::string(owner->name) + " sources)");
+                continue;
+            }
+            std::string message = s.prefix() + "unknown key '" + shown(key) + "'";
+            if (!s.kind.empty()) message += " " + s.kind;
+            if (std::string_view best = closest(key, allowed); !best.empty())
+                message += " (did you mean '" + std::string(best) + "'?)";
+            else
+                message += " (expected one of: " + join(allowed, "") + ")";
+            add(line, std::move(message));
+        }
+    }
+
+    // The string at key; nullopt when absent or not a string (a problem recorded).
+    std::optional<std::string> get_string(const Scope& s, std::string_view key) {
+        const toml::node* n = s.table.get(key);
+        if (!n) return std::nullopt;
+        if (const auto* v = n->as_string()) return v->get();
+        add(line_of(*n), s.prefix(key) + " must be a string, not " + kind_of(*n));
+        return std::nullopt;
+    }
+
+    // Records a problem when a required key is absent or empty; hint follows "is required".
+    void require(const Scope& s, std::string_view key, const std::optional<std::string>& value,
+                 std::string_view hint) {
+        const toml::node* n = s.table.get(key);
+        if (!n)
+            add(line_of(s.table), s.prefix(key) + " is required " + std::string(hint));
+        else if (value && value->empty())
+            add(line_of(*n), s.prefix(key) + " must not be empty " + std::string(hint));
+    }
+
+    // An optional string that must not be empty when given; fallback when absent.
+    std::string string_or(const Scope& s, std::string_view key, std::string fallback) {
+        auto v = get_string(s, key);
+        if (!v) return fallback;
+        if (v->empty())
+            add(line_of(*s.table.get(key)), s.prefix(key) + " must not be empty (leave it out " +
+                                                "for the default \"" + fallback + "\")");
+        return *v;
+    }
+
+    // An array of non-empty strings; nullopt when absent or wrong.
+    std::optional<std::vector<std::string>> get_strings(const Scope& s, std::string_view key) {
+        const toml::node* n = s.table.get(key);
+        if (!n) return std::nullopt;
+        const toml::array* arr = n->as_array();
+        if (!arr) {
+            add(line_of(*n), s.prefix(key) + " must be an array of strings, not " + kind_of(*n));
+            return std::nullopt;
+        }
+        std::vector<std::string> out;
+        bool ok = true;
+        for (size_t i = 0; i < arr->size(); ++i) {
+            const toml::node& e = *arr->get(i);
+            std::string where = s.prefix(key) + ": element " + std::to_string(i + 1);
+            if (const auto* v = e.as_string(); !v) {
+                add(line_of(e), where + " must be a string, not " + kind_of(e));
+                ok = false;
+            } else if (v->get().empty()) {
+                add(line_of(e), where + " must not be empty");
+                ok = false;
+            } else {
+                out.push_back(v->get());
+            }
+        }
+        if (!ok) return std::nullopt;
+        return out;
+    }
+
+    std::optional<int64_t> duration(const Scope& s, std::string_view key) {
+        const toml::node* n = s.table.get(key);
+        if (!n) return std::nullopt;
+        const auto* v = n->as_string();
+        if (!v) {
+            add(line_of(*n),
+                s.prefix(key) + " must be a duration string such as \"1h\", not " + kind_of(*n));
+            return std::nullopt;
+        }
+        auto d = parse_duration(v->get());
+        if (!d.ok()) {
+            add(line_of(*n), s.prefix(key) + ": " + d.status().message());
+            return std::nullopt;
+        }
+        if (*d == 0) {
+            add(line_of(*n), s.prefix(key) + " must be longer than zero (e.g. \"1h\")");
+            return std::nullopt;
+        }
+        return *d;
+    }
+
+    void check_s3_url(const Scope& s, std::string_view key, int line, const std::string& url) {
+        std::string problem = s3_url_problem(url);
+        if (!problem.empty())
+            add(line,
+                s.prefix(key) + " '" + shown(url) + "' " + problem + " " + std::string(k_s3_form));
+    }
+
+    // name: required, a string, [A-Za-z0-9_.-]+. Returns "" when invalid (problem recorded).
+    std::string name_of(const toml::table& t, const std::string& label, int& name_line) {
+        name_line = line_of(t);
+        const toml::node* n = t.get("name");
+        if (!n) {
+            add(name_line, label + ": name is required (" + std::string(k_name_rule) + ")");
+            return "";
+        }
+        name_line = line_of(*n);
+        const auto* v = n->as_string();
+        if (!v) {
+            add(name_line, label + ": name must be a string, not " + kind_of(*n));
+            return "";
+        }
+        const std::string& name = v->get();
+        if (!valid_name(name)) {
+            add(name_line, label + ": name '" + shown(name) +
+                               "' is not valid: " + std::string(k_name_rule) +
+                               (name == "." || name == ".." ? ", and not only dots" : ""));
+            return "";
+        }
+        return name;
+    }
+
+    RepositoryConfig repository(const toml::table& t) {
+        Scope s{t, "[repository]", ""};
+        check_keys(s, k_repository_keys, nullptr);
+        RepositoryConfig r;
+        auto url = get_string(s, "url");
+        require(s, "url", url, k_repository_url_hint);
+        if (url) r.url = *url;
+        if (r.url.starts_with("s3:")) check_s3_url(s, "url", line_of(*t.get("url")), r.url);
+        r.host_key = get_string(s, "host_key").value_or("");
+        r.recovery_key_file = get_string(s, "recovery_key_file").value_or("");
+        r.cache_dir = get_string(s, "cache_dir").value_or("");
+        r.mirrors = get_strings(s, "mirrors").value_or(std::vector<std::string>{});
+        const auto* mirrors = t.get("mirrors") ? t.get("mirrors")->as_array() : nullptr;
+        for (size_t i = 0; mirrors && i < mirrors->size(); ++i) {
+            const auto* m = mirrors->get(i)->as_string();
+            if (m && m->get().starts_with("s3:"))
+                check_s3_url(s, "mirrors: element " + std::to_string(i + 1),
+                             line_of(*mirrors->get(i)), m->get());
+        }
+        return r;
+    }
+
+    SetConfig set_config(const toml::table& t, size_t index, int& name_line) {
+        SetConfig set;
+        set.line = line_of(t);
+        set.name = name_of(t, "set #" + std::to_string(index), name_line);
+        Scope s{t, set.name.empty() ? "set #" + std::to_string(index) : "set '" + set.name + "'",
+                "in [[set]]"};
+        check_keys(s, k_set_keys, nullptr);
+        set.rpo_seconds = duration(s, "rpo");
+        set.rto_seconds = duration(s, "rto");
+        set.pre_restore = get_string(s, "pre_restore").value_or("");
+        set.post_restore = get_string(s, "post_restore").value_or("");
+        set.health_check = get_string(s, "health_check").value_or("");
+        set.tags = get_strings(s, "tags").value_or(std::vector<std::string>{});
+
+        if (const toml::node* n = t.get("min_size")) {
+            if (const auto* v = n->as_integer(); !v)
+                add(line_of(*n),
+                    s.prefix("min_size") + " must be an integer (bytes), not " + kind_of(*n));
+            else if (v->get() < 0)
+                add(line_of(*n), s.prefix("min_size") + " must not be negative, not " +
+                                     std::to_string(v->get()) + " (bytes; 0 disables the check)");
+            else
+                set.min_size = static_cast<uint64_t>(v->get());
+        }
+        if (const toml::node* n = t.get("max_shrink")) {
+            std::optional<double> v;
+            if (const auto* i = n->as_integer()) v = static_cast<double>(i->get());
+            if (const auto* f = n->as_floating_point()) v = f->get();
+            if (!v) {
+                add(line_of(*n), s.prefix("max_shrink") +
+                                     " must be a number between 0 and 1 (e.g. 0.5), not " +
+                                     kind_of(*n));
+            } else if (!(*v >= 0.0 && *v <= 1.0)) {
+                char text[32];
+                std::snprintf(text, sizeof text, "%g", *v);
+                add(line_of(*n), s.prefix("max_shrink") + ": " + text +
+                                     " is outside 0..1 (the fraction a source may shrink by; "
+                                     "0.5 is the default, 1 disables the check)");
+            } else {
+                set.max_shrink = *v;
+            }
+        }
+        if (auto v = get_string(s, "on_shrink")) {
+            if (*v == "fail" || *v == "warn")
+                set.fail_on_shrink = *v == "fail";
+            else
+                add(line_of(*t.get("on_shrink")), s.prefix("on_shrink") + ": '" + shown(*v) +
+                                                      R"(' is not valid: use "fail" or "warn")");
+        }
+
+        const std::string no_sources = s.label +
+                                       " has no sources: add at least one [[set.source]] with a "
+                                       "name and a type";
+        const toml::node* n = t.get("source");
+        if (!n) {
+            add(set.line, no_sources);
+            return set;
+        }
+        const toml::array* sources = n->as_array();
+        if (!sources) {
+            add(line_of(*n), s.prefix("source") + " must be an array of tables ([[set.source]]), " +
+                                 "not " + kind_of(*n));
+            return set;
+        }
+        if (sources->empty()) add(line_of(*n), no_sources);
+        std::map<std::string, int> seen;
+        for (size_t i = 0; i < sources->size(); ++i) {
+            const toml::node& e = *sources->get(i);
+            const toml::table* st = e.as_table();
+            if (!st) {
+                add(line_of(e), s.prefix() + "source #" + std::to_string(i + 1) +
+                                    " must be a table ([[set.source]]), not " + kind_of(e));
+                continue;
+            }
+            int source_name_line = 0;
+            SourceConfig src = source_config(*st, s.prefix(), i + 1, source_name_line);
+            if (!src.name.empty()) {
+                auto [it, fresh] = seen.emplace(src.name, source_name_line);
+                if (!fresh)
+                    add(source_name_line, s.prefix() + "duplicate source name '" + src.name +
+                                              "' (also on line " + std::to_string(it->second) +
+                                              "): source names must be unique within a set");
+            }
+            set.sources.push_back(std::move(src));
+        }
+        return set;
+    }
+
+    SourceConfig source_config(const toml::table& t, const std::string& set_prefix, size_t index,
+                               int& name_line) {
+        SourceConfig src;
+        src.line = line_of(t);
+        std::string label = set_prefix + "source #" + std::to_string(index);
+        src.name = name_of(t, label, name_line);
+        if (!src.name.empty()) label = set_prefix + "source '" + src.name + "'";
+        Scope s{t, label, "in [[set.source]]"};
+
+        Keys type_names;
+        for (const auto& ti : k_types) type_names.push_back(ti.name);
+        const TypeInfo* info = nullptr;
+        auto type = get_string(s, "type");
+        if (!t.get("type")) {
+            add(src.line,
+                s.prefix("type") + " is required (one of " + join(type_names, "\"") + ")");
+        } else if (type) {
+            for (const auto& ti : k_types)
+                if (ti.name == *type) info = &ti;
+            if (!info) {
+                std::string message = s.prefix("type") + " '" + shown(*type) +
+                                      "' is not valid: use one of " + join(type_names, "\"");
+                if (auto best = closest(*type, type_names); !best.empty())
+                    message += " (did you mean '" + std::string(best) + "'?)";
+                add(line_of(*t.get("type")), std::move(message));
+            }
+        }
+
+        Keys allowed = k_source_keys;
+        for (const auto& ti : k_types)
+            if (!info || info == &ti) allowed.insert(allowed.end(), ti.keys.begin(), ti.keys.end());
+        check_keys(s, allowed, info);
+        if (info) src.type = info->type;
+
+        // Every value is type-checked whatever the type; requiredness depends on it.
+        auto dsn = get_string(s, "dsn");
+        auto path = get_string(s, "path");
+        auto paths = get_strings(s, "paths");
+        auto url = get_string(s, "url");
+        auto backup_command = get_string(s, "backup_command");
+        src.dsn = dsn.value_or("");
+        src.pg_dump = string_or(s, "pg_dump", "pg_dump");
+        src.psql = string_or(s, "psql", "psql");
+        src.path = path.value_or("");
+        src.paths = paths.value_or(std::vector<std::string>{});
+        src.exclude = get_strings(s, "exclude").value_or(std::vector<std::string>{});
+        src.url = url.value_or("");
+        src.access_key_id = get_string(s, "access_key_id").value_or("");
+        src.secret_access_key = get_string(s, "secret_access_key").value_or("");
+        src.region = get_string(s, "region").value_or("");
+        src.backup_command = backup_command.value_or("");
+        src.restore_command = get_string(s, "restore_command").value_or("");
+        if (!info) return src;
+
+        switch (info->type) {
+            case SourceType::postgres:
+                require(s, "dsn", dsn,
+                        R"(for a postgres source (e.g. "postgresql://user@127.0.0.1:5432/db"))");
+                break;
+            case SourceType::sqlite:
+                require(s, "path", path,
+                        R"(for a sqlite source (the database file, e.g. "/var/lib/app/state.db"))");
+                break;
+            case SourceType::files:
+                if (!t.get("paths"))
+                    require(s, "paths", std::nullopt,
+                            R"(for a files source (e.g. paths = ["/etc/app"]))");
+                else if (paths && paths->empty())
+                    add(line_of(*t.get("paths")),
+                        s.prefix("paths") + " must list at least one file or directory");
+                break;
+            case SourceType::s3:
+                require(s, "url", url, std::string("for an s3 source ") + std::string(k_s3_form));
+                if (url && !url->empty()) check_s3_url(s, "url", line_of(*t.get("url")), *url);
+                break;
+            case SourceType::command:
+                require(s, "backup_command", backup_command,
+                        "for a command source (a shell command, run with sh -c)");
+                break;
+        }
+        return src;
+    }
+};
+
+}  // namespace
+
+Config check(const toml::table& root, std::vector<Problem>& problems) {
+    return Walker(problems).run(root);
+}
+
+std::string shown(std::string_view text) {
+    constexpr size_t k_max = 64;
+    std::string out;
+    for (char c : text.substr(0, k_max)) {
+        auto u = static_cast<unsigned char>(c);
+        out += (u < 0x20 || u == 0x7f) ? '?' : c;
+    }
+    if (text.size() > k_max) {
+        // Do not end inside a UTF-8 sequence.
+        while (!out.empty() && (static_cast<unsigned char>(out.back()) & 0xC0) == 0x80)
+            out.pop_back();
+        if (!out.empty() && static_cast<unsigned char>(out.back()) >= 0xC0) out.pop_back();
+        out += "...";
+    }
+    return out;
+}
+
+size_t edit_distance(std::string_view a, std::string_view b) {
+    // d[i][j]: distance between the first i characters of a and the first j of b.
+    std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
+    for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+    for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+    for (size_t i = 1; i <= a.size(); ++i)
+        for (size_t j = 1; j <= b.size(); ++j) {
+            size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+            d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+                d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+        }
+    return d[a.size()][b.size()];
+}
+
+}  // namespace coffer::config::detail

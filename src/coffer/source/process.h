@@ -1,0 +1,47 @@
+// Process: runs `sh -c COMMAND` with one pipe to it (its stdin or its stdout), keeps the tail of
+// its stderr for error messages, and turns its exit status into a Status. Used for hooks,
+// command sources and database tools. Owned by one thread; the stderr reader is internal.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "coffer/util/status.h"
+
+namespace coffer::source {
+
+enum class Pipe { none, from_stdout, to_stdin };
+
+class Process {
+public:
+    // extra_env entries are "NAME=value", added to (or replacing in) the current environment.
+    static Result<std::unique_ptr<Process>> start(const std::string& command, Pipe pipe,
+                                                  const std::vector<std::string>& extra_env = {},
+                                                  const std::vector<std::string>& argv = {});
+    ~Process();
+
+    // The parent's end of the pipe (-1 with Pipe::none). release_fd() hands it to the caller.
+    int fd() const { return m_fd; }
+    int release_fd();
+    void close_fd();
+
+    // Waits for exit. ok on status 0; otherwise Code::io "<what> failed (exit status N): <last
+    // line of stderr>".
+    Status wait(const std::string& what);
+
+private:
+    Process() = default;
+    pid_t m_pid = -1;
+    int m_fd = -1;
+    int m_err_fd = -1;
+    std::thread m_err_reader;
+    std::string m_err_tail;
+};
+
+// Runs a command to completion with no pipe (hooks, health checks).
+Status run_command(const std::string& command, const std::string& what,
+                   const std::vector<std::string>& extra_env = {});
+
+}  // namespace coffer::source

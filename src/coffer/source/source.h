@@ -1,0 +1,51 @@
+// Sources of a backup set: how each configured source type is read into a snapshot (as a
+// backup::SourceInput) and written back on restore, and the checks that prove it came back.
+//
+// Layout of a source's directory in a snapshot:
+//   files:   the paths, as in a plain backup ("/" -> "etc" -> "platform" -> …)
+//   command: "stdout" (what backup_command printed)
+//   sqlite:  "database.sqlite" (an online-backup copy) and "checks.json" (row counts per table
+//            and PRAGMA integrity_check of the copy)
+// Thread-compatible; one restore at a time.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "coffer/backup/backup.h"
+#include "coffer/config/config.h"
+
+namespace coffer::source {
+
+struct Check {
+    std::string source;
+    std::string name;  // "row count public.users", "integrity_check", "exit status"
+    bool ok = false;
+    std::string detail;  // "1200 rows, 1200 recorded"
+};
+
+struct RestoreRequest {
+    const config::SourceConfig* source = nullptr;
+    Id tree;  // the source's directory in the snapshot
+    // Alternative target (files, sqlite): restore here instead of over the live data.
+    std::string target_dir;
+};
+
+// Builds what the backup engine reads for this source.
+Result<backup::SourceInput> backup_input(const config::SourceConfig& source);
+
+// Restores one source and returns the checks it ran. A failed check is a Check with ok=false,
+// not an error; errors mean the restore itself could not be done.
+Result<std::vector<Check>> restore(repo::Repository& repository, const RestoreRequest& request);
+
+// One line on what the source's live target holds now, for the confirmation prompt.
+std::string describe_current(const config::SourceConfig& source);
+
+// Type-specific halves, used by the dispatch in source.cpp.
+Result<backup::SourceInput> command_backup(const config::SourceConfig& source);
+Result<std::vector<Check>> command_restore(repo::Repository& repository, const RestoreRequest& r);
+Result<backup::SourceInput> sqlite_backup(const config::SourceConfig& source);
+Result<std::vector<Check>> sqlite_restore(repo::Repository& repository, const RestoreRequest& r);
+Result<std::vector<Check>> files_restore(repo::Repository& repository, const RestoreRequest& r);
+
+}  // namespace coffer::source
