@@ -226,6 +226,7 @@ void Checker::check_structure(Repository& repo) {
 
     progress("checking snapshots");
     std::map<uint64_t, Id> by_sequence;
+    std::vector<std::pair<Id, std::string>> links;  // snapshot -> the previous one it names
     for (const auto& [id, bytes] : m_snapshot_objects) {
         std::string label = "snapshot " + id.hex();
         auto header = parse_meta_header(bytes, label);
@@ -241,6 +242,7 @@ void Checker::check_structure(Repository& repo) {
             continue;
         }
         snap->id = id;
+        links.emplace_back(id, snap->previous);
         if (!by_sequence.emplace(snap->sequence, id).second)
             problem(label + " repeats sequence number " + std::to_string(snap->sequence) +
                     " (a replayed or forked manifest)");
@@ -252,14 +254,15 @@ void Checker::check_structure(Repository& repo) {
             problem("snapshot " + m_opts.expected_latest +
                     " (the newest this host wrote) is missing or damaged");
     }
-    uint64_t prev = 0;
-    for (const auto& [seq, id] : by_sequence) {
-        if (prev && seq != prev + 1)
-            m_report.notes.push_back("snapshots " + std::to_string(prev + 1) + ".." +
-                                     std::to_string(seq - 1) +
-                                     " of this host are absent "
-                                     "(removed by forget, or deleted)");
-        prev = seq;
+    // Every manifest names its predecessor, so a deleted snapshot, the oldest included, is
+    // named by the one after it. (forget will record its deletions, signed, for verify to
+    // accept; until it exists every broken link is a problem.)
+    for (const auto& [id, previous] : links) {
+        if (previous.empty()) continue;
+        auto prev_id = Id::parse_hex(previous);
+        if (!prev_id || !m_snapshot_objects.count(*prev_id))
+            problem("snapshot " + previous + " is missing or damaged (snapshot " + id.hex() +
+                    " names it as its predecessor)");
     }
 }
 
