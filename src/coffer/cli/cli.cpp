@@ -36,6 +36,7 @@ int run(int argc, char** argv) {
     register_restore(app, g, exit_code);
     register_verify(app, g, exit_code);
     register_config(app, g, exit_code);
+    register_diff(app, g, exit_code);
     for (CLI::App* sub : app.get_subcommands({})) sub->fallthrough();
 
     try {
