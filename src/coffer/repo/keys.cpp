@@ -90,7 +90,12 @@ Result<int64_t> parse_rfc3339(std::string_view text) {
     tm.tm_min = mi;
     tm.tm_sec = s;
     int64_t secs = static_cast<int64_t>(timegm(&tm)) - offset_s;
-    return secs * 1000000000 + nanos;
+    int64_t ns = 0;
+    if (__builtin_mul_overflow(secs, int64_t(1000000000), &ns) ||
+        __builtin_add_overflow(ns, nanos, &ns))
+        return invalid_argument("time '" + std::string(text) +
+                                "' is out of range (1677-09-21 to 2262-04-11)");
+    return ns;
 }
 
 // ---- config ----------------------------------------------------------------------------------
