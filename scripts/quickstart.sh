@@ -31,7 +31,7 @@ if [[ ! -d $data ]]; then
   chmod 600 "$data/etc/platform/.env"
   for i in $(seq 1 200); do echo "setting_$i = $i" >"$data/etc/platform/conf-$i.toml"; done
   head -c 20000000 /dev/urandom >"$data/var/lib/platform/uploads/recording.bin"
-  ln -s ../etc/platform/.env "$data/env-link"
+  ln -s etc/platform/.env "$data/env-link"
 fi
 
 if [[ ! -f $COFFER_REPO/config ]]; then
@@ -54,7 +54,7 @@ step coffer verify --read-data --recovery-key-file "$recovery"
 target=$(mktemp -d "$base/restore.XXXXXX")
 step coffer restore latest --target "$target" --recovery-key-file "$recovery"
 "$coffer" restore latest --target "$target" --recovery-key-file "$recovery"
-diff -r "$data" "$target$data"
+diff -r --no-dereference "$data" "$target$data"
 echo
 echo "quickstart: restored snapshot is identical to $data"
 rm -rf "$target"
