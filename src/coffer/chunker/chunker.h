@@ -29,7 +29,7 @@ using GearTable = std::array<uint64_t, 256>;
 GearTable gear_from_material(ByteView material);
 
 class Chunker {
-  public:
+public:
     Chunker(const GearTable& gear, Params params);
 
     // Length of the first chunk of data. data starts at a chunk boundary and holds either at
@@ -39,7 +39,7 @@ class Chunker {
 
     const Params& params() const { return m_params; }
 
-  private:
+private:
     GearTable m_gear;
     Params m_params;
     uint64_t m_mask_small;  // stricter mask before the average size

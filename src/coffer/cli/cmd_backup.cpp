@@ -34,6 +34,21 @@ nlohmann::json summary_json(const repo::Snapshot& s) {
             {"duration_s", m.duration_s}};
 }
 
+}  // namespace
+
+Result<backup::Outcome> run_backup_engine(const GlobalOptions& g, repo::Repository& repository,
+                                          backup::Options& options) {
+    TRY_ASSIGN(auto lock, HostLock::acquire(state_dir(repository), g.quiet || g.json));
+    ProgressLine line(!g.quiet && !g.json);
+    options.on_progress = [&](const backup::Progress& p) {
+        line.update(progress_text(p.elapsed_s, p.files_done, p.files_total, p.bytes_done,
+                                  p.bytes_total, p.scan_finished));
+    };
+    return backup::run(repository, options);
+}
+
+namespace {
+
 int run_backup(GlobalOptions& g, const BackupArgs& a) {
     auto opened = open_repository(g, KeyNeed::host);
     if (!opened.ok()) return fail(opened.status());
@@ -53,15 +68,7 @@ int run_backup(GlobalOptions& g, const BackupArgs& a) {
         opts.hostname = a.hostname;
     }
     if (!a.no_cache) opts.cache_path = state + "/files.cache";
-    auto lock = HostLock::acquire(state, g.quiet || g.json);
-    if (!lock.ok()) return fail(lock.status());
-    ProgressLine line(!g.quiet && !g.json);
-    opts.on_progress = [&](const backup::Progress& p) {
-        line.update(progress_text(p.elapsed_s, p.files_done, p.files_total, p.bytes_done,
-                                  p.bytes_total, p.scan_finished));
-    };
-    auto outcome = backup::run(repository, opts);
-    line.finish();
+    auto outcome = run_backup_engine(g, repository, opts);
     if (!outcome.ok())
         return fail(outcome.status().with_context("backup failed, no snapshot saved"));
     const repo::Snapshot& s = outcome->snapshot;

@@ -60,7 +60,6 @@ Status check_sizes(const config::SetConfig& set, const repo::Snapshot* previous,
 Result<repo::Snapshot> backup_set(GlobalOptions& g, repo::Repository& repository,
                                   const config::SetConfig& set, std::vector<std::string> tags,
                                   bool check) {
-    TRY_ASSIGN(auto lock, HostLock::acquire(state_dir(repository), g.quiet || g.json));
     TRY_ASSIGN(auto all, repository.list_snapshots());
     const repo::Snapshot* previous = nullptr;
     for (const auto& s : all)
@@ -78,13 +77,7 @@ Result<repo::Snapshot> backup_set(GlobalOptions& g, repo::Repository& repository
     }
     if (check)
         opts.before_save = [&](const repo::Snapshot& s) { return check_sizes(set, previous, s); };
-    ProgressLine line(!g.quiet && !g.json);
-    opts.on_progress = [&](const backup::Progress& p) {
-        line.update(progress_text(p.elapsed_s, p.files_done, p.files_total, p.bytes_done,
-                                  p.bytes_total, p.scan_finished));
-    };
-    auto outcome = backup::run(repository, opts);
-    line.finish();
+    auto outcome = run_backup_engine(g, repository, opts);
     if (!outcome.ok()) return outcome.status();
     for (const auto& e : outcome->errors) std::fprintf(stderr, "coffer: warning: %s\n", e.c_str());
     return outcome->snapshot;

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 
+#include "coffer/backup/backup.h"
 #include "coffer/config/config.h"
 #include "coffer/repo/repository.h"
 #include "coffer/store/store.h"
@@ -105,6 +106,10 @@ std::string human_duration(double seconds);
 // "12 files, 3.4 MiB of 10 MiB, 1.1 MiB/s, ETA 0:07"
 std::string progress_text(double elapsed, uint64_t files, uint64_t files_total, uint64_t bytes,
                           uint64_t bytes_total, bool totals_final);
+
+// Runs a backup with the progress line (unless quiet or JSON), under this host's lock.
+Result<backup::Outcome> run_backup_engine(const GlobalOptions& g, repo::Repository& repository,
+                                          backup::Options& options);
 
 // Each command registers itself on the app with the shared options and an action.
 void register_init(CLI::App& app, GlobalOptions& g, int& exit_code);

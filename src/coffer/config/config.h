@@ -90,7 +90,7 @@ struct Config {
 };
 
 struct Problem {
-    int line = 0;  // 0 when the problem has no single line
+    int line = 0;         // 0 when the problem has no single line
     std::string message;  // "set 'platform': source 'db': dsn is required (a PostgreSQL URI)"
     std::string to_string(const std::string& path) const;  // "coffer.toml:12: ..."
 };

@@ -1,6 +1,7 @@
 // Symmetric primitives (init, randomness, SHA-256, HMAC, HKDF, AES-256-GCM). The asymmetric half
 // (X25519, Ed25519, key wrapping, sealed boxes) is in crypto_asym.cpp.
 #include "coffer/crypto/crypto.h"
+#include "coffer/crypto/openssl_util.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -16,24 +17,9 @@
 namespace coffer::crypto {
 namespace {
 
-// A failure of the library itself in a function that has no way to report it (allocation, an
-// algorithm missing from OpenSSL): there is nothing sensible to continue with.
-[[noreturn]] void fatal(const char* what) {
-    ERR_clear_error();
-    std::fprintf(stderr, "coffer: fatal crypto library failure: %s\n", what);
-    std::abort();
-}
-
-Status library_failure(const char* what) {
-    ERR_clear_error();
-    return internal_error(what);
-}
-
-// OpenSSL rejects some null pointers even with a zero length; empty spans may have data() == null.
-const uint8_t* nonnull(ByteView v) {
-    static const uint8_t k_empty = 0;
-    return v.empty() ? &k_empty : v.data();
-}
+using detail::fatal;
+using detail::library_failure;
+using detail::nonnull;
 
 // Algorithms fetched once per process (explicit fetches avoid a lookup per operation). Never
 // freed: they must outlive every thread's contexts, and the process exit reclaims them.

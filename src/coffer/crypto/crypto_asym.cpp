@@ -1,6 +1,7 @@
 // Asymmetric primitives (X25519, Ed25519) and what is built on them: key-wrapping stanzas and
 // sealed boxes. The symmetric half is in crypto.cpp.
 #include "coffer/crypto/crypto.h"
+#include "coffer/crypto/openssl_util.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -14,21 +15,9 @@
 namespace coffer::crypto {
 namespace {
 
-[[noreturn]] void fatal(const char* what) {
-    ERR_clear_error();
-    std::fprintf(stderr, "coffer: fatal crypto library failure: %s\n", what);
-    std::abort();
-}
-
-Status library_failure(const char* what) {
-    ERR_clear_error();
-    return internal_error(what);
-}
-
-const uint8_t* nonnull(ByteView v) {
-    static const uint8_t k_empty = 0;
-    return v.empty() ? &k_empty : v.data();
-}
+using detail::fatal;
+using detail::library_failure;
+using detail::nonnull;
 
 template <auto Free>
 struct Deleter {

@@ -254,17 +254,10 @@ void Restorer::write_file(Fd fd, int dirfd, Node node, std::string path,
             failure = data.status().message();
             break;
         }
-        size_t done = 0;
-        while (done < data->size()) {
-            ssize_t n = ::write(fd.fd, data->data() + done, data->size() - done);
-            if (n < 0 && errno == EINTR) continue;
-            if (n < 0) {
-                failure = std::string("write failed: ") + strerror(errno);
-                break;
-            }
-            done += static_cast<size_t>(n);
+        if (Status st = write_all(fd.fd, *data, path); !st.ok()) {
+            failure = st.message();
+            break;
         }
-        if (!failure.empty()) break;
         written += data->size();
         std::lock_guard lock(m_mu);
         m_progress.bytes_done += data->size();

@@ -50,15 +50,8 @@ Result<std::vector<Check>> command_restore(repo::Repository& repository, const R
                                 "' has no restore_command: add one to the config to restore it");
     TRY_ASSIGN(repo::Node node, restore::find_node(repository, r.tree, "/stdout"));
     TRY_ASSIGN(auto process, Process::start(src.restore_command, Pipe::to_stdin));
-    Status fed = restore::read_contents(repository, node, [&](ByteView data) -> Status {
-        size_t done = 0;
-        while (done < data.size()) {
-            ssize_t n = ::write(process->fd(), data.data() + done, data.size() - done);
-            if (n < 0 && errno == EINTR) continue;
-            if (n < 0) return errno_status("write to restore command", errno);
-            done += static_cast<size_t>(n);
-        }
-        return ok_status();
+    Status fed = restore::read_contents(repository, node, [&](ByteView data) {
+        return write_all(process->fd(), data, "to restore command");
     });
     Status exited = process->wait("restore command '" + src.restore_command + "'");
     TRY(fed);

@@ -194,16 +194,8 @@ Result<std::vector<Check>> sqlite_restore(repo::Repository& repository, const Re
     std::string tmp = final_path + ".coffer-restore-XXXXXX";
     int fd = mkstemp(tmp.data());
     if (fd < 0) return errno_status("create " + tmp, errno);
-    Status st = restore::read_contents(repository, db_node, [&](ByteView d) -> Status {
-        size_t done = 0;
-        while (done < d.size()) {
-            ssize_t n = ::write(fd, d.data() + done, d.size() - done);
-            if (n < 0 && errno == EINTR) continue;
-            if (n < 0) return errno_status("write " + tmp, errno);
-            done += static_cast<size_t>(n);
-        }
-        return ok_status();
-    });
+    Status st = restore::read_contents(repository, db_node,
+                                       [&](ByteView d) { return write_all(fd, d, tmp); });
     if (st.ok() && fsync(fd) != 0) st = errno_status("fsync " + tmp, errno);
     ::close(fd);
 

@@ -64,7 +64,7 @@ void secure_wipe(void* p, size_t n);
 
 // A byte buffer for key material: wiped on destruction and on move-from.
 class SecretBytes {
-  public:
+public:
     SecretBytes() = default;
     explicit SecretBytes(size_t n) : m_data(n) {}
     explicit SecretBytes(ByteView b) : m_data(b.begin(), b.end()) {}
@@ -82,7 +82,7 @@ class SecretBytes {
     std::span<uint8_t> span() { return m_data; }
     void wipe();
 
-  private:
+private:
     std::vector<uint8_t> m_data;
 };
 

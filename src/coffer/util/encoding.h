@@ -13,7 +13,7 @@
 namespace coffer {
 
 class Writer {
-  public:
+public:
     void u8(uint8_t v) { m_out.push_back(v); }
     void u32(uint32_t v);
     void u64(uint64_t v);
@@ -30,12 +30,12 @@ class Writer {
     Bytes& out() { return m_out; }
     Bytes take() { return std::move(m_out); }
 
-  private:
+private:
     Bytes m_out;
 };
 
 class Reader {
-  public:
+public:
     explicit Reader(ByteView in) : m_in(in) {}
 
     [[nodiscard]] bool u8(uint8_t& v);
@@ -52,7 +52,7 @@ class Reader {
     bool done() const { return m_pos == m_in.size(); }
     size_t pos() const { return m_pos; }
 
-  private:
+private:
     ByteView m_in;
     size_t m_pos = 0;
 };

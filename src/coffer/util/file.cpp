@@ -28,16 +28,8 @@ Status fsync_dir(const std::string& dir) {
     return ok_status();
 }
 
-Status write_all(int fd, ByteView data, const std::string& path) {
-    size_t done = 0;
-    while (done < data.size()) {
-        ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return errno_status("write " + path, errno);
-        }
-        done += static_cast<size_t>(n);
-    }
+Status write_and_sync(int fd, ByteView data, const std::string& path) {
+    TRY(write_all(fd, data, path));
     if (::fsync(fd) != 0) return errno_status("fsync " + path, errno);
     return ok_status();
 }
@@ -74,6 +66,20 @@ Result<Buffer> read_into(const std::string& path, size_t limit) {
 
 }  // namespace
 
+Status write_all(int fd, ByteView data, const std::string& what) {
+    size_t done = 0;
+    while (done < data.size()) {
+        ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return errno_status("write " + what, errno);
+        }
+        if (n == 0) return io_error("write " + what + ": wrote 0 bytes");
+        done += static_cast<size_t>(n);
+    }
+    return ok_status();
+}
+
 Result<Bytes> read_file(const std::string& path) {
     return read_into<Bytes>(path, 1ull << 34);
 }
@@ -91,7 +97,7 @@ Status write_new_file(const std::string& path, ByteView data, unsigned mode) {
         return errno_status("create " + path, err);
     }
     fchmod(fd, mode);  // umask must not widen or narrow what the caller asked for
-    Status st = write_all(fd, data, path);
+    Status st = write_and_sync(fd, data, path);
     ::close(fd);
     if (!st.ok()) {
         ::unlink(path.c_str());
@@ -107,7 +113,7 @@ Status write_file_atomic(const std::string& path, ByteView data, unsigned mode) 
     int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
     if (fd < 0) return errno_status("create " + tmp, errno);
     fchmod(fd, mode);
-    Status st = write_all(fd, data, tmp);
+    Status st = write_and_sync(fd, data, tmp);
     ::close(fd);
     if (st.ok() && ::rename(tmp.c_str(), path.c_str()) != 0)
         st = errno_status("rename " + tmp + " to " + path, errno);

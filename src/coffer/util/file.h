@@ -9,6 +9,10 @@
 
 namespace coffer {
 
+// Writes all of data to fd, retrying short writes and EINTR. what names the destination in
+// errors ("write <what>: <strerror>").
+Status write_all(int fd, ByteView data, const std::string& what);
+
 Result<Bytes> read_file(const std::string& path);
 // For key material: the result is wiped when dropped. At most 1 MiB.
 Result<SecretBytes> read_secret_file(const std::string& path);

@@ -33,7 +33,7 @@ enum class Code : uint8_t {
 std::string_view code_name(Code code);
 
 class [[nodiscard]] Status {
-  public:
+public:
     Status() = default;
     Status(Code code, std::string message) : m_code(code), m_message(std::move(message)) {}
 
@@ -46,7 +46,7 @@ class [[nodiscard]] Status {
     Status with_context(std::string_view context) const;
     std::string to_string() const;
 
-  private:
+private:
     Code m_code = Code::ok;
     std::string m_message;
 };
@@ -97,7 +97,7 @@ Status errno_status(std::string_view what, int err);
 
 template <typename T>
 class [[nodiscard]] Result {
-  public:
+public:
     Result(T value) : m_v(std::move(value)) {}         // NOLINT: implicit by design
     Result(Status status) : m_v(std::move(status)) {}  // NOLINT
 
@@ -114,7 +114,7 @@ class [[nodiscard]] Result {
 
     Status status() const { return ok() ? Status{} : std::get<1>(m_v); }
 
-  private:
+private:
     std::variant<T, Status> m_v;
 };
 

@@ -13,7 +13,7 @@
 namespace coffer {
 
 class ThreadPool {
-  public:
+public:
     ThreadPool(unsigned threads, size_t capacity) : m_capacity(capacity ? capacity : 1) {
         if (threads == 0) threads = 1;
         for (unsigned i = 0; i < threads; ++i) m_workers.emplace_back([this] { run(); });
@@ -45,7 +45,7 @@ class ThreadPool {
 
     size_t threads() const { return m_workers.size(); }
 
-  private:
+private:
     void run() {
         for (;;) {
             std::function<void()> task;

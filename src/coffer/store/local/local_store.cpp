@@ -1,4 +1,5 @@
 #include "coffer/store/local/local_store.h"
+#include "coffer/util/file.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -94,20 +95,6 @@ Status fsync_dir(const std::string& dir) {
     Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (fd.get() < 0) return errno_status("open directory " + dir + " for fsync", errno);
     if (::fsync(fd.get()) != 0) return errno_status("fsync directory " + dir, errno);
-    return ok_status();
-}
-
-Status write_all(int fd, ByteView data, const std::string& path) {
-    size_t done = 0;
-    while (done < data.size()) {
-        ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return errno_status("write " + path, errno);
-        }
-        if (n == 0) return io_error("write " + path + ": wrote 0 bytes");
-        done += static_cast<size_t>(n);
-    }
     return ok_status();
 }
 
