@@ -194,6 +194,7 @@ int run_restore_set(GlobalOptions& g, const SetRestoreArgs& a) {
                                          " (the set's name typed out); nothing was changed"));
     }
     std::vector<source::Check> checks;
+    std::string safety_id;  // for the message if the restore fails half-way
     auto hook = [&](const std::string& cmd, const std::string& what) -> Status {
         if (cmd.empty()) return ok_status();
         if (!g.quiet && !g.json)
@@ -212,9 +213,9 @@ int run_restore_set(GlobalOptions& g, const SetRestoreArgs& a) {
             if (!safety.ok())
                 return fail(
                     safety.status().with_context("safety snapshot failed; nothing was restored"));
+            safety_id = safety->id.short_hex();
             if (!g.quiet && !g.json)
-                std::fprintf(stderr, "coffer: safety snapshot %s saved\n",
-                             safety->id.short_hex().c_str());
+                std::fprintf(stderr, "coffer: safety snapshot %s saved\n", safety_id.c_str());
         }
     }
     Status failure = repository.load_index();
@@ -265,7 +266,15 @@ int run_restore_set(GlobalOptions& g, const SetRestoreArgs& a) {
             std::printf("%s %s%s%s: %s\n", c.ok ? "ok  " : "FAIL", c.source.c_str(),
                         c.source.empty() ? "" : " ", c.name.c_str(), c.detail.c_str());
     }
-    if (!failure.ok()) return fail(failure);
+    if (!failure.ok()) {
+        if (destructive)
+            failure = failure.with_context(
+                "restore of set '" + set.name + "' stopped part-way; post_restore was not run" +
+                (safety_id.empty() ? std::string()
+                                   : " and safety snapshot " + safety_id +
+                                         " holds the state from before the restore"));
+        return fail(failure);
+    }
     if (!all_ok) {
         std::fprintf(stderr, "coffer: restore of set '%s' finished but verification failed\n",
                      set.name.c_str());
