@@ -17,6 +17,7 @@
 namespace coffer::crypto {
 namespace {
 
+using detail::Deleter;
 using detail::fatal;
 using detail::library_failure;
 using detail::nonnull;
@@ -49,13 +50,6 @@ const EVP_MD* sha256_md() {
     return md;
 }
 
-template <auto Free>
-struct Deleter {
-    template <typename T>
-    void operator()(T* p) const {
-        Free(p);
-    }
-};
 using MacCtxPtr = std::unique_ptr<EVP_MAC_CTX, Deleter<EVP_MAC_CTX_free>>;
 using KdfCtxPtr = std::unique_ptr<EVP_KDF_CTX, Deleter<EVP_KDF_CTX_free>>;
 

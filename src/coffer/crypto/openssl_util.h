@@ -24,6 +24,15 @@ inline Status library_failure(const char* what) {
     return internal_error(what);
 }
 
+// unique_ptr deleter calling an OpenSSL free function: Deleter<EVP_PKEY_free>.
+template <auto Free>
+struct Deleter {
+    template <typename T>
+    void operator()(T* p) const {
+        Free(p);
+    }
+};
+
 // OpenSSL rejects some null pointers even with a zero length; empty spans may have data() == null.
 inline const uint8_t* nonnull(ByteView v) {
     static const uint8_t k_empty = 0;

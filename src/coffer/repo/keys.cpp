@@ -241,15 +241,12 @@ Result<HostKey> HostKey::load(const std::string& path) {
                              " does not exist: pass --host-key or set COFFER_HOST_KEY");
         return errno_status("host key file " + path, err);
     }
-    if (st.st_mode & 077)
-        return permission_denied("host key file " + path + " is readable by others (mode " +
-                                 std::to_string(st.st_mode & 0777) + " octal " +
-                                 [&] {
-                                     char b[8];
-                                     snprintf(b, sizeof b, "%03o", st.st_mode & 0777);
-                                     return std::string(b);
-                                 }() +
+    if (st.st_mode & 077) {
+        char mode[8];
+        snprintf(mode, sizeof mode, "%04o", st.st_mode & 0777);
+        return permission_denied("host key file " + path + " is readable by others (mode " + mode +
                                  "): chmod 600 it");
+    }
     TRY_ASSIGN(SecretBytes text, read_secret_file(path));
     auto k = parse(text.view());
     if (!k.ok()) return k.status().with_context(path);

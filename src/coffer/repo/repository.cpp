@@ -175,7 +175,16 @@ Status Repository::load_index(std::vector<std::string>* skipped) {
     }
     std::lock_guard lock(m_mu);
     m_index = std::move(index);
+    m_index_loaded = true;
     return ok_status();
+}
+
+Status Repository::ensure_index() {
+    {
+        std::lock_guard lock(m_mu);
+        if (m_index_loaded) return ok_status();
+    }
+    return load_index();
 }
 
 bool Repository::has_chunk(const Id& id) const {

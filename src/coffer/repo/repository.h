@@ -73,6 +73,8 @@ public:
     // With skipped non-null, damaged index objects are described there and left out instead of
     // failing the load (verify reports them on its own).
     Status load_index(std::vector<std::string>* skipped = nullptr);
+    // Loads the index unless this Repository already has (writes since then are in memory).
+    Status ensure_index();
     bool has_chunk(const Id& id) const;
     const Index& index() const { return m_index; }  // not while writers run
 
@@ -109,6 +111,7 @@ private:
 
     mutable std::mutex m_mu;  // guards everything below
     Index m_index;
+    bool m_index_loaded = false;
     std::unordered_set<Id, IdHash> m_pending;  // in an open pack, not yet uploaded
     std::vector<IndexedPack> m_unindexed;      // uploaded, not yet in an index object
     std::vector<std::unique_ptr<PackWriter>> m_idle_writers;

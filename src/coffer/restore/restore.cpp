@@ -401,7 +401,7 @@ Result<Outcome> restore_tree(repo::Repository& repository, const Id& tree, const
         while (norm.size() > 1 && norm.back() == '/') norm.pop_back();
         inc = norm;
     }
-    TRY(repository.load_index());
+    TRY(repository.ensure_index());
     // A mistyped --include would otherwise restore nothing and succeed.
     for (const auto& inc : opts.includes) {
         if (inc == "/") continue;
