@@ -12,5 +12,13 @@ cmake --build --preset ci -j "$jobs"
 # A fresh cache directory per run, so no test depends on state left by an earlier one.
 export COFFER_CACHE_DIR
 COFFER_CACHE_DIR=$(mktemp -d)
-trap 'rm -rf "$COFFER_CACHE_DIR"' EXIT
+# Test servers on 127.0.0.1, installed and started here, stopped on exit.
+servers=$(mktemp -d)
+chmod 755 "$servers"  # the PostgreSQL server runs as the postgres user
+cleanup() {
+  scripts/postgres.sh stop "$servers/pg" || true
+  rm -rf "$COFFER_CACHE_DIR" "$servers"
+}
+trap cleanup EXIT
+eval "$(scripts/postgres.sh start "$servers/pg")"
 ctest --preset ci -j "$jobs" --timeout 600 "$@"

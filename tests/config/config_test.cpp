@@ -172,6 +172,8 @@ TEST(Config, DefaultsApplied) {
     EXPECT_TRUE(s.sources[0].exclude.empty());
     EXPECT_EQ(s.sources[0].pg_dump, "pg_dump");
     EXPECT_EQ(s.sources[0].psql, "psql");
+    EXPECT_EQ(s.sources[0].pg_dumpall, "pg_dumpall");
+    EXPECT_TRUE(s.sources[0].roles);
 }
 
 TEST(Config, EveryOptionRead) {
@@ -193,7 +195,9 @@ tags = ["prod", "eu"]
   type = "postgres"
   dsn = "postgresql://u@h/db"
   pg_dump = "/usr/lib/postgresql/16/bin/pg_dump"
+  pg_dumpall = "/usr/lib/postgresql/16/bin/pg_dumpall"
   psql = "/usr/lib/postgresql/16/bin/psql"
+  roles = false
   [[set.source]]
   name = "b"
   type = "s3"
@@ -221,6 +225,8 @@ source = [{ name = "x", type = "sqlite", path = "/x.db" }]
     ASSERT_EQ(s.sources.size(), 2u);
     EXPECT_EQ(s.sources[0].pg_dump, "/usr/lib/postgresql/16/bin/pg_dump");
     EXPECT_EQ(s.sources[0].psql, "/usr/lib/postgresql/16/bin/psql");
+    EXPECT_EQ(s.sources[0].pg_dumpall, "/usr/lib/postgresql/16/bin/pg_dumpall");
+    EXPECT_FALSE(s.sources[0].roles);
     EXPECT_EQ(s.sources[1].access_key_id, "AK");
     EXPECT_EQ(s.sources[1].secret_access_key, "SK");
     EXPECT_EQ(s.sources[1].region, "eu-west-1");
@@ -319,6 +325,11 @@ min_size = "1MiB"
   name = 12
   type = "sqlite"
   path = "/x"
+  [[set.source]]
+  name = "pg"
+  type = "postgres"
+  dsn = "postgresql://u@h/db"
+  roles = "yes"
 )");
     EXPECT_TRUE(has(p, 2, {"[repository]: url must be a string, not an integer"})) << join(p);
     EXPECT_TRUE(has(p, 3, {"host_key must be a string, not a boolean"})) << join(p);
@@ -330,6 +341,8 @@ min_size = "1MiB"
         has(p, 13, {"set 's': source 'files': paths must be an array of strings, not an integer"}))
         << join(p);
     EXPECT_TRUE(has(p, 15, {"set 's': source #2: name must be a string, not an integer"}))
+        << join(p);
+    EXPECT_TRUE(has(p, 22, {"source 'pg': roles must be true or false, not a string"}))
         << join(p);
     EXPECT_FALSE(has(p, 2, {"url is required"})) << join(p);
 }

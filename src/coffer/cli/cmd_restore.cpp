@@ -81,6 +81,8 @@ void register_restore(CLI::App& app, GlobalOptions& g, int& exit_code) {
                     "With --set: the newest snapshot taken before this time (RFC 3339)");
     cmd->add_option("--source", set->sources, "With --set: only this source (repeatable)")
         ->allow_extra_args(false);
+    cmd->add_option("--into-database", set->into_database,
+                    "With --set: load the postgres source into this new database instead");
     cmd->add_option("--confirm", set->confirm,
                     "With --set: the set's name, typed out, to allow a destructive restore");
     cmd->add_flag("--no-safety-snapshot", set->no_safety_snapshot,

@@ -176,7 +176,26 @@ int run_restore_set(GlobalOptions& g, const SetRestoreArgs& a) {
         if (!set.find_source(wanted))
             return fail(not_found("set '" + set.name + "' has no source '" + wanted + "'"));
 
-    bool destructive = a.target.empty();
+    bool destructive = a.target.empty() && a.into_database.empty();
+    if (!destructive) {
+        // Every source must have somewhere else to go, or the restore would be half a drill.
+        int postgres = 0;
+        for (const auto* src : sources) {
+            bool is_pg = src->type == config::SourceType::postgres;
+            postgres += is_pg;
+            if (a.target.empty() && !(is_pg && !a.into_database.empty()))
+                return fail(invalid_argument(
+                    "source '" + src->name + "' (" +
+                    std::string(config::source_type_name(src->type)) +
+                    ") has no alternative target: pass --target DIR, or pick sources with "
+                    "--source; nothing was changed"));
+        }
+        if (!a.into_database.empty() && postgres != 1)
+            return fail(invalid_argument(
+                postgres == 0 ? "--into-database needs a postgres source; nothing was changed"
+                              : "--into-database takes one postgres source: pick it with "
+                                "--source; nothing was changed"));
+    }
     double age = double(repo::now_unix_ns() - chosen->time_ns) / 1e9;
     std::string when = repo::format_rfc3339(chosen->time_ns).substr(0, 19) + "Z";
     if (destructive) {
@@ -211,8 +230,9 @@ int run_restore_set(GlobalOptions& g, const SetRestoreArgs& a) {
                               "or --no-safety-snapshot to skip it; nothing was restored"));
             auto safety = backup_set(g, repository, set, {"safety-snapshot"}, false);
             if (!safety.ok())
-                return fail(
-                    safety.status().with_context("safety snapshot failed; nothing was restored"));
+                return fail(safety.status().with_context(
+                    "safety snapshot failed (pass --no-safety-snapshot if the current state "
+                    "is lost anyway); nothing was restored"));
             safety_id = safety->id.short_hex();
             if (!g.quiet && !g.json)
                 std::fprintf(stderr, "coffer: safety snapshot %s saved\n", safety_id.c_str());
@@ -230,7 +250,8 @@ int run_restore_set(GlobalOptions& g, const SetRestoreArgs& a) {
             break;
         }
         source::RestoreRequest req{src, node->subtree,
-                                   destructive ? std::string() : a.target + "/" + src->name};
+                                   a.target.empty() ? std::string() : a.target + "/" + src->name,
+                                   a.into_database};
         auto result = source::restore(repository, req);
         if (!result.ok()) {
             failure = result.status().with_context("restore of source '" + src->name + "'");

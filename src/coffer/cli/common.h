@@ -128,7 +128,8 @@ struct SetRestoreArgs {
     std::string before;    // RFC 3339
     std::vector<std::string> sources;
     std::string confirm;
-    std::string target;  // non-destructive: every source under target/<source name>
+    std::string target;         // non-destructive: every source under target/<source name>
+    std::string into_database;  // non-destructive: the postgres source into this new database
     bool no_safety_snapshot = false;
 };
 int run_backup_set(GlobalOptions& g, const std::string& set, const std::vector<std::string>& tags);

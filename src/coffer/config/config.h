@@ -12,7 +12,10 @@
 //                 on_shrink ("fail" or "warn"; default "fail"), tags (array of strings)
 //   [[set.source]] name (required, same charset, unique within the set), type (required:
 //                 "postgres" | "sqlite" | "files" | "s3" | "command"), and per type:
-//       postgres: dsn (required), pg_dump (path, default "pg_dump"), psql (default "psql")
+//       postgres: dsn (required, a libpq URI or "key=value" string; a password in it is passed
+//                 to pg_dump/psql through PGPASSWORD, never argv), pg_dump, pg_dumpall, psql
+//                 (program paths, default their names), roles (bool, default true: dump roles
+//                 too; needs a superuser)
 //       sqlite:   path (required)
 //       files:    paths (required, non-empty array), exclude (array of globs)
 //       s3:       url (required, "s3:http(s)://host[:port]/bucket[/prefix]"), access_key_id,
@@ -40,7 +43,9 @@ struct SourceConfig {
     // postgres
     std::string dsn;
     std::string pg_dump = "pg_dump";
+    std::string pg_dumpall = "pg_dumpall";
     std::string psql = "psql";
+    bool roles = true;  // dump roles (pg_dumpall --roles-only) and recreate missing ones
     // sqlite
     std::string path;
     // files

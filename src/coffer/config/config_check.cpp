@@ -29,7 +29,10 @@ struct TypeInfo {
 };
 
 const std::array<TypeInfo, 5> k_types = {{
-    {SourceType::postgres, "postgres", "a postgres", {"dsn", "pg_dump", "psql"}},
+    {SourceType::postgres,
+     "postgres",
+     "a postgres",
+     {"dsn", "pg_dump", "pg_dumpall", "psql", "roles"}},
     {SourceType::sqlite, "sqlite", "a sqlite", {"path"}},
     {SourceType::files, "files", "a files", {"paths", "exclude"}},
     {SourceType::s3, "s3", "an s3", {"url", "access_key_id", "secret_access_key", "region"}},
@@ -213,6 +216,14 @@ private:
         if (!n) return std::nullopt;
         if (const auto* v = n->as_string()) return v->get();
         add(line_of(*n), s.prefix(key) + " must be a string, not " + kind_of(*n));
+        return std::nullopt;
+    }
+
+    std::optional<bool> get_bool(const Scope& s, std::string_view key) {
+        const toml::node* n = s.table.get(key);
+        if (!n) return std::nullopt;
+        if (const auto* v = n->as_boolean()) return v->get();
+        add(line_of(*n), s.prefix(key) + " must be true or false, not " + kind_of(*n));
         return std::nullopt;
     }
 
@@ -468,7 +479,9 @@ private:
         auto backup_command = get_string(s, "backup_command");
         src.dsn = dsn.value_or("");
         src.pg_dump = string_or(s, "pg_dump", "pg_dump");
+        src.pg_dumpall = string_or(s, "pg_dumpall", "pg_dumpall");
         src.psql = string_or(s, "psql", "psql");
+        src.roles = get_bool(s, "roles").value_or(true);
         src.path = path.value_or("");
         src.paths = paths.value_or(std::vector<std::string>{});
         src.exclude = get_strings(s, "exclude").value_or(std::vector<std::string>{});

@@ -92,7 +92,7 @@ Result<std::unique_ptr<Process>> Process::start(const std::string& command, Pipe
     posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 
     std::unique_ptr<Process> p(new Process());
-    int rc = posix_spawn(&p->m_pid, argv[0], &actions, &attr, argv.data(), envp.data());
+    int rc = posix_spawnp(&p->m_pid, argv[0], &actions, &attr, argv.data(), envp.data());
     posix_spawn_file_actions_destroy(&actions);
     posix_spawnattr_destroy(&attr);
     if (devnull >= 0) ::close(devnull);

@@ -1,6 +1,7 @@
 // Process: runs `sh -c COMMAND` with one pipe to it (its stdin or its stdout), keeps the tail of
-// its stderr for error messages, and turns its exit status into a Status. Used for hooks,
-// command sources and database tools. Owned by one thread; the stderr reader is internal.
+// its stderr for error messages, and turns its exit status into a Status. Programs given as
+// argv are found on PATH. Used for hooks, command sources and database tools. Owned by one
+// thread; the stderr reader is internal.
 #pragma once
 
 #include <memory>

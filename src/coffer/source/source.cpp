@@ -21,6 +21,7 @@ Result<backup::SourceInput> backup_input(const config::SourceConfig& source) {
         case config::SourceType::sqlite:
             return sqlite_backup(source);
         case config::SourceType::postgres:
+            return postgres_backup(source);
         case config::SourceType::s3:
             break;
     }
@@ -38,6 +39,7 @@ Result<std::vector<Check>> restore(repo::Repository& repository, const RestoreRe
         case config::SourceType::sqlite:
             return sqlite_restore(repository, r);
         case config::SourceType::postgres:
+            return postgres_restore(repository, r);
         case config::SourceType::s3:
             break;
     }
@@ -76,6 +78,8 @@ std::string describe_current(const config::SourceConfig& source) {
         }
         case config::SourceType::command:
             return "whatever '" + source.restore_command + "' replaces";
+        case config::SourceType::postgres:
+            return postgres_describe(source);
         default:
             return "(not inspected)";
     }

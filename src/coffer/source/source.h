@@ -6,6 +6,9 @@
 //   command: "stdout" (what backup_command printed)
 //   sqlite:  "database.sqlite" (an online-backup copy) and "checks.json" (row counts per table
 //            and PRAGMA integrity_check of the copy)
+//   postgres: "database.sql" (pg_dump, plain), "globals.sql" (pg_dumpall --roles-only, unless
+//            roles = false) and "checks.json" (row counts per "schema.table" taken in the
+//            dump's snapshot, and the database's owner, encoding and locale)
 // Thread-compatible; one restore at a time.
 #pragma once
 
@@ -27,8 +30,11 @@ struct Check {
 struct RestoreRequest {
     const config::SourceConfig* source = nullptr;
     Id tree;  // the source's directory in the snapshot
-    // Alternative target (files, sqlite): restore here instead of over the live data.
+    // Alternative target (files, sqlite, command; postgres writes its dump files here): restore
+    // here instead of over the live data.
     std::string target_dir;
+    // Alternative target (postgres): load into this new database instead of the live one.
+    std::string into_database;
 };
 
 // Builds what the backup engine reads for this source.
@@ -46,6 +52,9 @@ Result<backup::SourceInput> command_backup(const config::SourceConfig& source);
 Result<std::vector<Check>> command_restore(repo::Repository& repository, const RestoreRequest& r);
 Result<backup::SourceInput> sqlite_backup(const config::SourceConfig& source);
 Result<std::vector<Check>> sqlite_restore(repo::Repository& repository, const RestoreRequest& r);
+Result<backup::SourceInput> postgres_backup(const config::SourceConfig& source);
+Result<std::vector<Check>> postgres_restore(repo::Repository& repository, const RestoreRequest& r);
+std::string postgres_describe(const config::SourceConfig& source);
 Result<std::vector<Check>> files_restore(repo::Repository& repository, const RestoreRequest& r);
 
 }  // namespace coffer::source
