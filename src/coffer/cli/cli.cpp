@@ -37,6 +37,7 @@ int run(int argc, char** argv) {
     register_verify(app, g, exit_code);
     register_config(app, g, exit_code);
     register_diff(app, g, exit_code);
+    register_mirror(app, g, exit_code);
     for (CLI::App* sub : app.get_subcommands({})) sub->fallthrough();
 
     try {

@@ -120,6 +120,7 @@ void register_restore(CLI::App& app, GlobalOptions& g, int& exit_code);
 void register_verify(CLI::App& app, GlobalOptions& g, int& exit_code);
 void register_config(CLI::App& app, GlobalOptions& g, int& exit_code);
 void register_diff(CLI::App& app, GlobalOptions& g, int& exit_code);
+void register_mirror(CLI::App& app, GlobalOptions& g, int& exit_code);
 
 // Backup sets (cmd_set.cpp): `backup --set` and `restore --set`.
 struct SetRestoreArgs {
