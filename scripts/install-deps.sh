@@ -9,6 +9,7 @@ packages=(
   libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-format libtomlplusplus-dev libsqlite3-dev sqlite3
+  libcurl4-openssl-dev libexpat1-dev
 )
 
 missing=()
