@@ -12,13 +12,16 @@ cmake --build --preset ci -j "$jobs"
 # A fresh cache directory per run, so no test depends on state left by an earlier one.
 export COFFER_CACHE_DIR
 COFFER_CACHE_DIR=$(mktemp -d)
-# Test servers on 127.0.0.1, installed and started here, stopped on exit.
+# Test servers on 127.0.0.1, installed and started here, stopped on exit: PostgreSQL
+# (COFFER_TEST_PG_*) and an S3 server, s3rver (COFFER_TEST_S3_ENDPOINT and AWS_*).
 servers=$(mktemp -d)
 chmod 755 "$servers"  # the PostgreSQL server runs as the postgres user
 cleanup() {
+  scripts/s3rver.sh stop || true
   scripts/postgres.sh stop "$servers/pg" || true
   rm -rf "$COFFER_CACHE_DIR" "$servers"
 }
 trap cleanup EXIT
 eval "$(scripts/postgres.sh start "$servers/pg")"
+eval "$(scripts/s3rver.sh start)"
 ctest --preset ci -j "$jobs" --timeout 600 "$@"

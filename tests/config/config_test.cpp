@@ -671,5 +671,41 @@ TEST(Load, ReadsFileAndReportsMissing) {
     rmdir(dir.c_str());
 }
 
+TEST(Config, S3RepositorySettings) {
+    Config c = parse_ok(R"([repository]
+url = "s3:https://s3.example.com/backups/coffer"
+access_key_id = "AKID"
+secret_access_key = "SECRET"
+region = "eu-central-1"
+ca_file = "/etc/coffer/ca.pem"
+connections = 16
+)");
+    EXPECT_EQ(c.repository.access_key_id, "AKID");
+    EXPECT_EQ(c.repository.secret_access_key, "SECRET");
+    EXPECT_EQ(c.repository.region, "eu-central-1");
+    EXPECT_EQ(c.repository.ca_file, "/etc/coffer/ca.pem");
+    EXPECT_EQ(c.repository.connections, 16u);
+    Config d = parse_ok("[repository]\nurl = \"s3:http://127.0.0.1:9000/b\"\n");
+    EXPECT_EQ(d.repository.region, "") << "unset: the environment decides";
+    EXPECT_EQ(d.repository.connections, 0u);
+}
+
+TEST(ConfigErrors, S3RepositorySettings) {
+    auto p = problems_of(R"([repository]
+url = "s3:http://127.0.0.1:9000/b"
+access_key_id = "AKID"
+region = "eu:west"
+ca_file = ""
+connections = 0
+)");
+    EXPECT_TRUE(has(p, 3, {"access_key_id is set but secret_access_key is not"})) << join(p);
+    EXPECT_TRUE(has(p, 4, {"region 'eu:west' is not a region name"})) << join(p);
+    EXPECT_TRUE(has(p, 5, {"ca_file must not be empty"})) << join(p);
+    EXPECT_TRUE(has(p, 6, {"connections: 0 is outside 1..256"})) << join(p);
+    auto q = problems_of("[repository]\nurl = \"/r\"\nconnections = \"8\"\nregion = \"x\"\n");
+    EXPECT_TRUE(has(q, 3, {"connections must be an integer, not a string"})) << join(q);
+    EXPECT_TRUE(has(q, 2, {"S3 settings", "neither url nor mirrors is an s3: URL"})) << join(q);
+}
+
 }  // namespace
 }  // namespace coffer::config

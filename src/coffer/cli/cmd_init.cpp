@@ -38,8 +38,7 @@ Status run_init(GlobalOptions& g, const InitArgs& a) {
     TRY(apply_config_if_given(g));
     if (g.repo.empty())
         return invalid_argument("no repository given: pass --repo or set COFFER_REPO");
-    if (g.repo.rfind("s3:", 0) == 0)
-        return invalid_argument("S3 repositories are not supported by this build yet");
+    const bool is_s3 = g.repo.rfind("s3:", 0) == 0;
     std::string key_path = g.host_key.empty() ? default_host_key_path() : g.host_key;
     // Check every precondition before creating anything, so a refusal leaves nothing behind.
     if (exists(key_path))
@@ -49,7 +48,7 @@ Status run_init(GlobalOptions& g, const InitArgs& a) {
     if (!a.recovery_key_out.empty() && exists(a.recovery_key_out))
         return already_exists("recovery key file " + a.recovery_key_out +
                               " already exists; refusing to overwrite it");
-    if (auto existing = store::LocalStore::open(g.repo); existing.ok()) {
+    if (auto existing = store::LocalStore::open(g.repo); !is_s3 && existing.ok()) {
         if ((*existing)->stat("config").ok())
             return already_exists(g.repo +
                                   " already holds a coffer repository; refusing to overwrite it");
@@ -57,15 +56,29 @@ Status run_init(GlobalOptions& g, const InitArgs& a) {
         if (listing.ok() && !listing->empty())
             return already_exists(g.repo + " is not empty; choose a new or empty directory");
     }
+    std::shared_ptr<store::Store> store;
+    if (is_s3) {
+        // Like restic, init creates the bucket when it is missing; the prefix must be empty.
+        TRY_ASSIGN(store, create_s3_store(g));
+        if (store->stat("config").ok())
+            return already_exists(g.repo +
+                                  " already holds a coffer repository; refusing to overwrite it");
+        TRY_ASSIGN(auto listing, store->list(""));
+        if (!listing.empty())
+            return already_exists(g.repo +
+                                  " is not empty; choose a new bucket or an unused prefix");
+    }
     TRY(make_dirs(parent_of(key_path), 0700));
     if (!a.recovery_key_out.empty()) TRY(make_dirs(parent_of(a.recovery_key_out), 0700));
 
-    TRY_ASSIGN(auto store, store::LocalStore::create(g.repo));
+    if (!is_s3) {
+        TRY_ASSIGN(auto local, store::LocalStore::create(g.repo));
+        store = std::move(local);
+    }
     repo::InitOptions opts;
     opts.host = a.hostname.empty() ? this_host() : a.hostname;
     opts.chunk_avg_size = a.chunk_size;
-    TRY_ASSIGN(auto created,
-               repo::Repository::init(std::shared_ptr<store::Store>(std::move(store)), opts));
+    TRY_ASSIGN(auto created, repo::Repository::init(store, opts));
     const auto& config = created.repository->config();
     TRY(created.host_key.save(key_path));
 

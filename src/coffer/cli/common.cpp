@@ -12,6 +12,7 @@
 
 #include "coffer/backup/file_cache.h"
 #include "coffer/store/local/local_store.h"
+#include "coffer/store/s3/s3_store.h"
 #include "coffer/util/file.h"
 
 namespace coffer::cli {
@@ -69,6 +70,11 @@ Result<config::Config> load_config(GlobalOptions& g) {
     if (g.repo.empty()) g.repo = cfg.repository.url;
     if (g.host_key.empty()) g.host_key = cfg.repository.host_key;
     if (g.recovery_key_file.empty()) g.recovery_key_file = cfg.repository.recovery_key_file;
+    g.s3.access_key_id = cfg.repository.access_key_id;
+    g.s3.secret_access_key = cfg.repository.secret_access_key;
+    g.s3.region = cfg.repository.region;
+    g.s3.ca_file = cfg.repository.ca_file;
+    if (cfg.repository.connections) g.s3.connections = cfg.repository.connections;
     if (!cfg.repository.cache_dir.empty() && !std::getenv("COFFER_CACHE_DIR"))
         setenv("COFFER_CACHE_DIR", cfg.repository.cache_dir.c_str(), 1);
     return cfg;
@@ -83,11 +89,16 @@ Result<std::shared_ptr<store::Store>> open_store(GlobalOptions& g) {
     TRY(apply_config_if_given(g));
     if (g.repo.empty())
         return invalid_argument("no repository given: pass --repo or set COFFER_REPO");
-    if (g.repo.rfind("s3:", 0) == 0)
-        return invalid_argument(
-            "S3 repositories are not supported by this build yet: use a "
-            "local directory");
+    if (g.repo.rfind("s3:", 0) == 0) {
+        TRY_ASSIGN(auto s, store::S3Store::open(g.repo, g.s3));
+        return std::shared_ptr<store::Store>(std::move(s));
+    }
     TRY_ASSIGN(auto s, store::LocalStore::open(g.repo));
+    return std::shared_ptr<store::Store>(std::move(s));
+}
+
+Result<std::shared_ptr<store::Store>> create_s3_store(GlobalOptions& g) {
+    TRY_ASSIGN(auto s, store::S3Store::create(g.repo, g.s3));
     return std::shared_ptr<store::Store>(std::move(s));
 }
 

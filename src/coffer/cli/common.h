@@ -12,6 +12,7 @@
 #include "coffer/backup/backup.h"
 #include "coffer/config/config.h"
 #include "coffer/repo/repository.h"
+#include "coffer/s3/client.h"
 #include "coffer/store/store.h"
 
 namespace coffer::cli {
@@ -38,6 +39,9 @@ struct GlobalOptions {
     bool json = false;
     bool quiet = false;
     unsigned threads = 0;
+    // For s3: repositories; credentials and region from [repository] in the config file, the
+    // rest of the way from AWS_* in the environment (see s3/client.h).
+    s3::Options s3;
 };
 
 // Default host key path: $XDG_CONFIG_HOME/coffer/host.key, ~/.config/coffer/host.key, or
@@ -51,7 +55,10 @@ Result<config::Config> load_config(GlobalOptions& g);
 // The same, only when a config file was named: commands that also work without one.
 Status apply_config_if_given(GlobalOptions& g);
 
+// The store at g.repo: a local directory, or an S3 bucket for "s3:http(s)://host/bucket/prefix".
 Result<std::shared_ptr<store::Store>> open_store(GlobalOptions& g);
+// For init: the S3 store at g.repo, creating its bucket when missing.
+Result<std::shared_ptr<store::Store>> create_s3_store(GlobalOptions& g);
 
 enum class KeyNeed { host, host_or_recovery, recovery };
 

@@ -3,7 +3,12 @@
 //
 // Schema (keys not listed are errors):
 //   [repository]  url (string, required), host_key (string), recovery_key_file (string),
-//                 mirrors (array of strings), cache_dir (string)
+//                 mirrors (array of strings), cache_dir (string); for an s3: url also
+//                 access_key_id, secret_access_key (strings, both or neither; default from
+//                 AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY), region (string; default
+//                 AWS_DEFAULT_REGION, else "us-east-1"), ca_file (PEM file trusted for TLS
+//                 instead of the system's CAs), connections (integer 1..256, requests in
+//                 flight at once; default 8)
 //   [[set]]       name (required, [A-Za-z0-9_.-]+, unique), rpo, rto (durations "30s", "15m",
 //                 "1h", "7d", "1h30m"), pre_restore, post_restore, health_check (strings, run
 //                 with sh -c), min_size (bytes, integer; a source smaller than this fails the
@@ -84,6 +89,12 @@ struct RepositoryConfig {
     std::string recovery_key_file;
     std::string cache_dir;
     std::vector<std::string> mirrors;
+    // S3 repositories (see s3/client.h); empty / 0 means the default.
+    std::string access_key_id;
+    std::string secret_access_key;
+    std::string region;
+    std::string ca_file;
+    unsigned connections = 0;
 };
 
 struct Config {

@@ -15,7 +15,9 @@ namespace {
 using Keys = std::vector<std::string_view>;
 
 const Keys k_top_keys = {"repository", "set"};
-const Keys k_repository_keys = {"url", "host_key", "recovery_key_file", "mirrors", "cache_dir"};
+const Keys k_repository_keys = {"url",       "host_key",      "recovery_key_file", "mirrors",
+                                "cache_dir", "access_key_id", "secret_access_key", "region",
+                                "ca_file",   "connections"};
 const Keys k_set_keys = {"name",         "rpo",          "rto",      "pre_restore",
                          "post_restore", "health_check", "min_size", "max_shrink",
                          "on_shrink",    "tags",         "source"};
@@ -339,6 +341,47 @@ private:
         r.recovery_key_file = get_string(s, "recovery_key_file").value_or("");
         r.cache_dir = get_string(s, "cache_dir").value_or("");
         r.mirrors = get_strings(s, "mirrors").value_or(std::vector<std::string>{});
+        r.access_key_id = get_string(s, "access_key_id").value_or("");
+        r.secret_access_key = get_string(s, "secret_access_key").value_or("");
+        if (r.access_key_id.empty() != r.secret_access_key.empty()) {
+            const char* given = r.access_key_id.empty() ? "secret_access_key" : "access_key_id";
+            const char* missing = r.access_key_id.empty() ? "access_key_id" : "secret_access_key";
+            add(line_of(*t.get(given)), s.prefix(given) + " is set but " + missing +
+                                            " is not: give both, or neither to use "
+                                            "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
+        }
+        r.region = string_or(s, "region", "us-east-1");
+        if (!t.get("region")) r.region.clear();  // unset: AWS_DEFAULT_REGION decides
+        if (r.region.find_first_of(": \t\r\n") != std::string::npos)
+            add(line_of(*t.get("region")),
+                s.prefix("region") + " '" + shown(r.region) + "' is not a region name");
+        r.ca_file = get_string(s, "ca_file").value_or("");
+        if (const toml::node* n = t.get("ca_file"); n && n->is_string() && r.ca_file.empty())
+            add(line_of(*n), s.prefix("ca_file") +
+                                 " must not be empty (a PEM file of CA "
+                                 "certificates; leave it out for the system's)");
+        if (const toml::node* n = t.get("connections")) {
+            const auto* v = n->as_integer();
+            if (!v)
+                add(line_of(*n),
+                    s.prefix("connections") + " must be an integer, not " + kind_of(*n));
+            else if (v->get() < 1 || v->get() > 256)
+                add(line_of(*n), s.prefix("connections") + ": " + std::to_string(v->get()) +
+                                     " is outside 1..256");
+            else
+                r.connections = static_cast<unsigned>(v->get());
+        }
+        bool any_s3_key = false;
+        for (std::string_view k :
+             {"access_key_id", "secret_access_key", "region", "ca_file", "connections"})
+            any_s3_key = any_s3_key || t.get(k);
+        bool any_s3_url = r.url.starts_with("s3:");
+        for (const auto& m : r.mirrors) any_s3_url = any_s3_url || m.starts_with("s3:");
+        if (any_s3_key && url && !any_s3_url)
+            add(line_of(*t.get("url")),
+                s.prefix() +
+                    "S3 settings (access_key_id, secret_access_key, region, ca_file, "
+                    "connections) are given but neither url nor mirrors is an s3: URL");
         const auto* mirrors = t.get("mirrors") ? t.get("mirrors")->as_array() : nullptr;
         for (size_t i = 0; mirrors && i < mirrors->size(); ++i) {
             const auto* m = mirrors->get(i)->as_string();

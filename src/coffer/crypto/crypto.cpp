@@ -92,6 +92,16 @@ Id sha256(ByteView data) {
     return id;
 }
 
+Bytes md5(ByteView data) {
+    Bytes out(16);
+    unsigned int len = 0;
+    // The default provider has MD5; a FIPS-only configuration does not, which is a setup error.
+    if (EVP_Digest(nonnull(data), data.size(), out.data(), &len, EVP_md5(), nullptr) != 1 ||
+        len != out.size())
+        fatal("md5 failed (is the OpenSSL default provider loaded?)");
+    return out;
+}
+
 struct Sha256::Impl {
     EVP_MD_CTX* ctx = nullptr;
     ~Impl() { EVP_MD_CTX_free(ctx); }

@@ -35,6 +35,10 @@ SecretBytes random_secret(size_t n);
 // SHA-256.
 Id sha256(ByteView data);
 
+// MD5, only as a transport checksum (S3's Content-MD5 header, which servers check against the
+// body they received). Never for anything an attacker chooses: MD5 has no collision resistance.
+Bytes md5(ByteView data);
+
 // Incremental SHA-256 for data written in pieces (a pack as it is built).
 class Sha256 {
 public:
