@@ -14,7 +14,15 @@ tools=${COFFER_TEST_TOOLS:-/opt/coffer-test}
 
 start() {
   if [[ ! -f $tools/node_modules/s3rver/package.json ]]; then
-    command -v npm >/dev/null || { echo "s3rver.sh: npm is needed to install s3rver (apt-get install npm)" >&2; exit 1; }
+    if ! command -v npm >/dev/null; then
+      if [[ $(id -u) -ne 0 ]]; then
+        echo "s3rver.sh: npm is needed to install s3rver: run as root, or apt-get install npm" >&2
+        exit 1
+      fi
+      echo "s3rver.sh: installing nodejs and npm" >&2
+      DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+    fi
     echo "s3rver.sh: installing s3rver into $tools" >&2
     mkdir -p "$tools"
     npm install --silent --no-audit --no-fund --prefix "$tools" s3rver@3 >&2

@@ -83,6 +83,9 @@ void register_restore(CLI::App& app, GlobalOptions& g, int& exit_code) {
         ->allow_extra_args(false);
     cmd->add_option("--into-database", set->into_database,
                     "With --set: load the postgres source into this new database instead");
+    cmd->add_option("--into-bucket", set->into_bucket,
+                    "With --set: put the s3 source's objects into this empty bucket/prefix "
+                    "(s3:http(s)://host/bucket/prefix) instead");
     cmd->add_option("--confirm", set->confirm,
                     "With --set: the set's name, typed out, to allow a destructive restore");
     cmd->add_flag("--no-safety-snapshot", set->no_safety_snapshot,

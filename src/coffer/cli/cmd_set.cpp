@@ -176,14 +176,17 @@ int run_restore_set(GlobalOptions& g, const SetRestoreArgs& a) {
         if (!set.find_source(wanted))
             return fail(not_found("set '" + set.name + "' has no source '" + wanted + "'"));
 
-    bool destructive = a.target.empty() && a.into_database.empty();
+    bool destructive = a.target.empty() && a.into_database.empty() && a.into_bucket.empty();
     if (!destructive) {
         // Every source must have somewhere else to go, or the restore would be half a drill.
-        int postgres = 0;
+        int postgres = 0, buckets = 0;
         for (const auto* src : sources) {
             bool is_pg = src->type == config::SourceType::postgres;
+            bool is_s3 = src->type == config::SourceType::s3;
             postgres += is_pg;
-            if (a.target.empty() && !(is_pg && !a.into_database.empty()))
+            buckets += is_s3;
+            if (a.target.empty() && !(is_pg && !a.into_database.empty()) &&
+                !(is_s3 && !a.into_bucket.empty()))
                 return fail(invalid_argument(
                     "source '" + src->name + "' (" +
                     std::string(config::source_type_name(src->type)) +
@@ -195,6 +198,11 @@ int run_restore_set(GlobalOptions& g, const SetRestoreArgs& a) {
                 postgres == 0 ? "--into-database needs a postgres source; nothing was changed"
                               : "--into-database takes one postgres source: pick it with "
                                 "--source; nothing was changed"));
+        if (!a.into_bucket.empty() && buckets != 1)
+            return fail(invalid_argument(
+                buckets == 0 ? "--into-bucket needs an s3 source; nothing was changed"
+                             : "--into-bucket takes one s3 source: pick it with --source; "
+                               "nothing was changed"));
     }
     double age = double(repo::now_unix_ns() - chosen->time_ns) / 1e9;
     std::string when = repo::format_rfc3339(chosen->time_ns).substr(0, 19) + "Z";
@@ -251,7 +259,7 @@ int run_restore_set(GlobalOptions& g, const SetRestoreArgs& a) {
         }
         source::RestoreRequest req{src, node->subtree,
                                    a.target.empty() ? std::string() : a.target + "/" + src->name,
-                                   a.into_database};
+                                   a.into_database, a.into_bucket};
         auto result = source::restore(repository, req);
         if (!result.ok()) {
             failure = result.status().with_context("restore of source '" + src->name + "'");

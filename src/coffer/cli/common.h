@@ -138,6 +138,7 @@ struct SetRestoreArgs {
     std::string confirm;
     std::string target;         // non-destructive: every source under target/<source name>
     std::string into_database;  // non-destructive: the postgres source into this new database
+    std::string into_bucket;    // non-destructive: the s3 source into this empty bucket/prefix
     bool no_safety_snapshot = false;
 };
 int run_backup_set(GlobalOptions& g, const std::string& set, const std::vector<std::string>& tags);

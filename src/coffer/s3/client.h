@@ -79,7 +79,7 @@ struct PutOptions {
 struct ListEntry {
     std::string key;
     uint64_t size = 0;
-    std::string etag;
+    std::string etag;  // quotes removed, as in ObjectMeta
 };
 
 class Client {

@@ -97,7 +97,11 @@ Result<ListPage> parse_list_page(std::string_view body) {
             if (!parse_u64(text, current.size) && problem.empty())
                 problem = "entry size \"" + text.substr(0, 40) + "\" is not a number";
         } else if (path == "ListBucketResult/Contents/ETag") {
+            // Quoted in listings as in headers; callers compare the bare hex (as head() gives).
             current.etag = text;
+            if (current.etag.size() >= 2 && current.etag.front() == '"' &&
+                current.etag.back() == '"')
+                current.etag = current.etag.substr(1, current.etag.size() - 2);
         } else if (path == "ListBucketResult/Contents") {
             if (!have_key && problem.empty()) problem = "an entry has no key";
             page.entries.push_back(std::move(current));

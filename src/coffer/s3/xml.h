@@ -14,7 +14,7 @@ namespace coffer::s3::xml {
 struct ListEntry {
     std::string key;
     uint64_t size = 0;
-    std::string etag;
+    std::string etag;  // without its quotes
 };
 
 struct ListPage {

@@ -23,7 +23,7 @@ Result<backup::SourceInput> backup_input(const config::SourceConfig& source) {
         case config::SourceType::postgres:
             return postgres_backup(source);
         case config::SourceType::s3:
-            break;
+            return s3_backup(source);
     }
     return invalid_argument("source '" + source.name +
                             "': " + std::string(config::source_type_name(source.type)) +
@@ -41,7 +41,7 @@ Result<std::vector<Check>> restore(repo::Repository& repository, const RestoreRe
         case config::SourceType::postgres:
             return postgres_restore(repository, r);
         case config::SourceType::s3:
-            break;
+            return s3_restore(repository, r);
     }
     return invalid_argument("source '" + r.source->name + "': restoring " +
                             std::string(config::source_type_name(r.source->type)) +
@@ -80,6 +80,8 @@ std::string describe_current(const config::SourceConfig& source) {
             return "whatever '" + source.restore_command + "' replaces";
         case config::SourceType::postgres:
             return postgres_describe(source);
+        case config::SourceType::s3:
+            return s3_describe(source);
         default:
             return "(not inspected)";
     }

@@ -9,6 +9,8 @@
 //   postgres: "database.sql" (pg_dump, plain), "globals.sql" (pg_dumpall --roles-only, unless
 //            roles = false) and "checks.json" (row counts per "schema.table" taken in the
 //            dump's snapshot, and the database's owner, encoding and locale)
+//   s3:      "objects.bin" (every object's bytes, back to back, in key order) and
+//            "manifest.json" (key, size, sha256, md5, content_type, metadata of each)
 // Thread-compatible; one restore at a time.
 #pragma once
 
@@ -35,6 +37,8 @@ struct RestoreRequest {
     std::string target_dir;
     // Alternative target (postgres): load into this new database instead of the live one.
     std::string into_database;
+    // Alternative target (s3): put the objects into this empty bucket/prefix ("s3:...").
+    std::string into_bucket;
 };
 
 // Builds what the backup engine reads for this source.
@@ -55,6 +59,9 @@ Result<std::vector<Check>> sqlite_restore(repo::Repository& repository, const Re
 Result<backup::SourceInput> postgres_backup(const config::SourceConfig& source);
 Result<std::vector<Check>> postgres_restore(repo::Repository& repository, const RestoreRequest& r);
 std::string postgres_describe(const config::SourceConfig& source);
+Result<backup::SourceInput> s3_backup(const config::SourceConfig& source);
+Result<std::vector<Check>> s3_restore(repo::Repository& repository, const RestoreRequest& r);
+std::string s3_describe(const config::SourceConfig& source);
 Result<std::vector<Check>> files_restore(repo::Repository& repository, const RestoreRequest& r);
 
 }  // namespace coffer::source
