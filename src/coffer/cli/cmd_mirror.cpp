@@ -32,15 +32,16 @@ Result<std::vector<std::string>> mirror_urls(GlobalOptions& g, const MirrorArgs&
     return cfg.repository.mirrors;
 }
 
-// A mirror location; a local directory is created on first use.
+// A mirror location; a local directory or a bucket is created on first use.
 Result<std::shared_ptr<store::Store>> open_mirror(const GlobalOptions& g, const std::string& url,
                                                   bool create) {
     GlobalOptions m = g;
     m.repo = url;
     m.config.clear();  // the primary's config was applied already; it must not replace url
+    // Like init: a missing bucket is created; the mirror's first objects make it a repository.
+    if (create && url.rfind("s3:", 0) == 0) return create_s3_store(m);
     auto s = open_store(m);
-    if (s.ok() || !create || s.status().code() != Code::not_found || url.rfind("s3:", 0) == 0)
-        return s;
+    if (s.ok() || !create || s.status().code() != Code::not_found) return s;
     TRY_ASSIGN(auto local, store::LocalStore::create(url));
     return std::shared_ptr<store::Store>(std::move(local));
 }
