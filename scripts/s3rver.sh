@@ -35,7 +35,7 @@ start() {
   NODE_PATH=$tools/node_modules nohup node --openssl-legacy-provider "$here/s3rver-sigv4.js" "$dir/data" "$dir/port" \
     >"$dir/log" 2>&1 </dev/null &
   echo $! >"$dir/pid"
-  for _ in $(seq 1 100); do
+  for _ in $(seq 1 300); do  # up to 30 s: node starts slowly while a build runs
     if [[ -s $dir/port ]]; then
       local port
       port=$(cat "$dir/port")

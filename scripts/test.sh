@@ -22,6 +22,9 @@ cleanup() {
   rm -rf "$COFFER_CACHE_DIR" "$servers"
 }
 trap cleanup EXIT
-eval "$(scripts/postgres.sh start "$servers/pg")"
-eval "$(scripts/s3rver.sh start)"
+# Through a variable: `eval "$(cmd)"` would hide a failing cmd from set -e.
+pg_env=$(scripts/postgres.sh start "$servers/pg")
+eval "$pg_env"
+s3_env=$(scripts/s3rver.sh start)
+eval "$s3_env"
 ctest --preset ci -j "$jobs" --timeout 600 "$@"

@@ -342,8 +342,7 @@ min_size = "1MiB"
         << join(p);
     EXPECT_TRUE(has(p, 15, {"set 's': source #2: name must be a string, not an integer"}))
         << join(p);
-    EXPECT_TRUE(has(p, 22, {"source 'pg': roles must be true or false, not a string"}))
-        << join(p);
+    EXPECT_TRUE(has(p, 22, {"source 'pg': roles must be true or false, not a string"})) << join(p);
     EXPECT_FALSE(has(p, 2, {"url is required"})) << join(p);
 }
 
@@ -679,7 +678,11 @@ secret_access_key = "SECRET"
 region = "eu-central-1"
 ca_file = "/etc/coffer/ca.pem"
 connections = 16
+object_lock_mode = "compliance"
+object_lock_days = 30
 )");
+    EXPECT_EQ(c.repository.object_lock_mode, "COMPLIANCE");
+    EXPECT_EQ(c.repository.object_lock_days, 30u);
     EXPECT_EQ(c.repository.access_key_id, "AKID");
     EXPECT_EQ(c.repository.secret_access_key, "SECRET");
     EXPECT_EQ(c.repository.region, "eu-central-1");
@@ -705,6 +708,13 @@ connections = 0
     auto q = problems_of("[repository]\nurl = \"/r\"\nconnections = \"8\"\nregion = \"x\"\n");
     EXPECT_TRUE(has(q, 3, {"connections must be an integer, not a string"})) << join(q);
     EXPECT_TRUE(has(q, 2, {"S3 settings", "neither url nor mirrors is an s3: URL"})) << join(q);
+    auto l = problems_of(
+        "[repository]\nurl = \"s3:http://h/b\"\nobject_lock_mode = \"forever\"\n"
+        "object_lock_days = 0\n");
+    EXPECT_TRUE(has(l, 3, {"object_lock_mode 'forever' is not valid"})) << join(l);
+    EXPECT_TRUE(has(l, 4, {"object_lock_days: 0 is outside 1..36500"})) << join(l);
+    auto m = problems_of("[repository]\nurl = \"s3:http://h/b\"\nobject_lock_days = 7\n");
+    EXPECT_TRUE(has(m, 3, {"object_lock_days is set but object_lock_mode is not"})) << join(m);
 }
 
 }  // namespace

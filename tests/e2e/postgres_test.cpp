@@ -71,7 +71,9 @@ protected:
         psql("postgres", "CREATE DATABASE " + db);
         RunResult init = pg_tool("pgbench", {"-i", "-s", "1", "-q", db});
         ASSERT_EQ(init.exit_code, 0) << init.describe();
-        write_config(dsn(db));
+        // Roles are cluster-wide and the tests share one cluster: only the roles test dumps and
+        // restores them, so that no other test recreates a role a concurrent test dropped.
+        write_config(dsn(db), "roles = false\n");
     }
 
     void TearDown() override {
@@ -157,7 +159,7 @@ protected:
 TEST_F(PostgresTest, BackupUnderLoadRestoresIntoAnotherDatabaseAndInPlace) {
     // pgbench writes (updates and history inserts) throughout the backup.
     RunResult bench;
-    std::thread writer([&] { bench = pg_tool("pgbench", {"-c", "2", "-T", "6", db}); });
+    std::thread writer([&] { bench = pg_tool("pgbench", {"-c", "2", "-T", "10", db}); });
     std::this_thread::sleep_for(std::chrono::milliseconds(1500));
     RunResult b = coffer({"backup", "--set", "platform", "--json"});
     writer.join();
@@ -285,10 +287,18 @@ TEST_F(PostgresTest, RolesAreDumpedAndMissingOnesRecreated) {
     std::string role = "coffer_role_" + random_hex(3);
     psql("postgres", "CREATE ROLE " + role + " LOGIN");
     psql(db, "ALTER TABLE pgbench_branches OWNER TO " + role);
+    write_config(dsn(db));  // roles = true, the default
     RunResult b = coffer({"backup", "--set", "platform"});
     ASSERT_EQ(b.exit_code, 0) << b.describe();
     psql("postgres", "DROP DATABASE " + db + " WITH (FORCE)");
     psql("postgres", "DROP ROLE " + role);
+
+    // A drill leaves the cluster's roles alone: the missing owner makes its load fail instead.
+    RunResult drill = coffer({"restore", "--set", "platform", "--into-database", db + "_drill"});
+    EXPECT_NE(drill.exit_code, 0) << drill.describe();
+    EXPECT_EQ(psql("postgres", "SELECT count(*) FROM pg_roles WHERE rolname = '" + role + "'"),
+              "0");
+    EXPECT_FALSE(database_exists(db + "_drill")) << "a failed load leaves no database behind";
 
     // The database is gone, so there is no current state to keep: the safety snapshot would fail.
     RunResult refused = coffer({"restore", "--set", "platform", "--confirm", "platform"});

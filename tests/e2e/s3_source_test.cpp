@@ -138,6 +138,12 @@ TEST_F(S3SourceTest, IntoAnotherBucketAndIntoADirectory) {
     for (const auto& [key, stored] : expected)
         EXPECT_EQ(copy["copy/" + key.substr(std::string("recordings/").size())], stored) << key;
 
+    // Inside the live source's scope is refused: it would be backed up and later deleted.
+    RunResult inside = coffer({"restore", "--set", "platform", "--into-bucket",
+                               "s3:" + endpoint + "/" + bucket + "/recordings/drill"});
+    EXPECT_NE(inside.exit_code, 0);
+    EXPECT_TRUE(contains(inside.err, "overlaps the live")) << inside.describe();
+
     // A non-empty target is refused rather than merged into.
     RunResult again = coffer({"restore", "--set", "platform", "--into-bucket",
                               "s3:" + endpoint + "/" + other + "/copy"});

@@ -203,6 +203,10 @@ void FaultProxy::serve(int client) {
         std::string request = in.substr(0, *head_len + body_len);
         in.erase(0, *head_len + body_len);
         ++m_requests;
+        {
+            std::lock_guard lock(m_mu);
+            if (m_heads.size() < 100000) m_heads.push_back(head);
+        }
 
         size_t sp1 = head.find(' '), sp2 = head.find(' ', sp1 + 1);
         std::string method = head.substr(0, sp1);
@@ -263,6 +267,11 @@ void FaultProxy::serve(int client) {
         if (lower(header_value(resp_head, "connection")) == "close") return finish(false);
     }
     finish(false);
+}
+
+std::vector<std::string> FaultProxy::request_heads() {
+    std::lock_guard lock(m_mu);
+    return m_heads;
 }
 
 }  // namespace coffer::s3::testing

@@ -50,6 +50,9 @@ public:
     void clear_rules();
     uint64_t faults_injected() const { return m_faults.load(); }
     uint64_t requests_seen() const { return m_requests.load(); }
+    // The head (request line and headers) of every request so far, oldest first, to check
+    // what the client sent (e.g. Object Lock headers, which the test server ignores).
+    std::vector<std::string> request_heads();
 
 private:
     struct Armed {
@@ -73,6 +76,7 @@ private:
     std::vector<int> m_open_fds;
     std::atomic<uint64_t> m_faults{0};
     std::atomic<uint64_t> m_requests{0};
+    std::vector<std::string> m_heads;  // guarded by m_mu
 };
 
 }  // namespace coffer::s3::testing

@@ -18,8 +18,9 @@ namespace coffer::s3::testing {
 inline void skip_without_endpoint() {
     const char* ci = std::getenv("CI");
     if (ci && std::string(ci) == "true")
-        ADD_FAILURE() << "COFFER_TEST_S3_ENDPOINT is not set but CI=true: start a test server "
-                         "with `eval \"$(scripts/s3rver.sh start)\"` (scripts/test.sh does)";
+        // Fatal, so that a fixture's SetUp stops the test body from running without a server.
+        GTEST_FAIL() << "COFFER_TEST_S3_ENDPOINT is not set but CI=true: start a test server "
+                        "with `eval \"$(scripts/s3rver.sh start)\"` (scripts/test.sh does)";
     else
         GTEST_SKIP() << "COFFER_TEST_S3_ENDPOINT is not set; run `eval \"$(scripts/s3rver.sh "
                         "start)\"` first (scripts/test.sh does) to run the S3 tests";

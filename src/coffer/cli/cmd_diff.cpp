@@ -58,31 +58,35 @@ std::map<std::string, int64_t> row_counts(repo::Repository& r, const Id& tree,
     return out;
 }
 
-// Object key -> SHA-256 recorded with an s3 source ("/<source>/manifest.json").
-std::map<std::string, std::string> object_hashes(repo::Repository& r, const Id& tree,
-                                                 const std::string& source) {
+// Object key -> SHA-256 recorded with an s3 source ("/<source>/manifest.json"); empty when the
+// snapshot has no such source. A manifest that cannot be read is an error: an empty map would
+// show every object as added or removed.
+Result<std::map<std::string, std::string>> object_hashes(repo::Repository& r, const Id& tree,
+                                                         const std::string& source) {
     std::map<std::string, std::string> out;
     auto node = restore::find_node(r, tree, "/" + source + "/manifest.json");
-    if (!node.ok()) return out;
+    if (!node.ok() && node.status().code() == Code::not_found) return out;
+    TRY(node.status());
     Bytes bytes;
-    if (!restore::read_contents(r, *node, [&](ByteView d) {
-             append(bytes, d);
-             return ok_status();
-         }).ok())
-        return out;
+    TRY(restore::read_contents(r, *node, [&](ByteView d) {
+        append(bytes, d);
+        return ok_status();
+    }));
     auto j = nlohmann::json::parse(as_chars(bytes), nullptr, false);
-    if (j.is_object() && j.contains("objects") && j["objects"].is_array())
-        for (const auto& o : j["objects"])
-            if (o.is_object() && o.contains("key") && o.contains("sha256"))
-                out[o["key"].get<std::string>()] = o["sha256"].get<std::string>();
+    if (!j.is_object() || !j.contains("objects") || !j["objects"].is_array())
+        return corruption("source '" + source + "': manifest.json is damaged");
+    for (const auto& o : j["objects"])
+        if (o.is_object() && o.contains("key") && o["key"].is_string() && o.contains("sha256") &&
+            o["sha256"].is_string())
+            out[o["key"].get<std::string>()] = o["sha256"].get<std::string>();
     return out;
 }
 
 // An s3 source's files (objects.bin, manifest.json) say only that something changed; list the
 // objects instead, as "/<source>/<key>".
-void diff_objects(repo::Repository& r, const repo::Snapshot& s1, const repo::Snapshot& s2,
-                  const std::string& only, nlohmann::json& added, nlohmann::json& removed,
-                  nlohmann::json& changed) {
+Status diff_objects(repo::Repository& r, const repo::Snapshot& s1, const repo::Snapshot& s2,
+                    const std::string& only, nlohmann::json& added, nlohmann::json& removed,
+                    nlohmann::json& changed) {
     for (const auto& src : s2.sources) {
         if (src.type != "s3" || (!only.empty() && src.name != only)) continue;
         std::string root = "/" + src.name + "/";
@@ -92,8 +96,8 @@ void diff_objects(repo::Repository& r, const repo::Snapshot& s1, const repo::Sna
                 if (p != root + "objects.bin" && p != root + "manifest.json") kept.push_back(p);
             *list = std::move(kept);
         }
-        auto before = object_hashes(r, s1.tree, src.name);
-        auto after = object_hashes(r, s2.tree, src.name);
+        TRY_ASSIGN(auto before, object_hashes(r, s1.tree, src.name));
+        TRY_ASSIGN(auto after, object_hashes(r, s2.tree, src.name));
         for (const auto& [key, hash] : before) {
             auto it = after.find(key);
             if (it == after.end())
@@ -105,6 +109,7 @@ void diff_objects(repo::Repository& r, const repo::Snapshot& s1, const repo::Sna
             if (!before.count(key)) added.push_back(root + key);
     }
     for (auto* list : {&added, &removed, &changed}) std::sort(list->begin(), list->end());
+    return ok_status();
 }
 
 int run_diff(GlobalOptions& g, const DiffArgs& a) {
@@ -134,7 +139,8 @@ int run_diff(GlobalOptions& g, const DiffArgs& a) {
     for (const auto& [path, e] : *e2)
         if (!e1->count(path)) added.push_back(path);
 
-    diff_objects(repository, *s1, *s2, a.source, added, removed, changed);
+    if (Status st = diff_objects(repository, *s1, *s2, a.source, added, removed, changed); !st.ok())
+        return fail(st);
 
     nlohmann::json tables = nlohmann::json::array();
     std::vector<std::string> sources;

@@ -63,12 +63,15 @@ std::optional<int64_t> newest_snapshot(const GlobalOptions& g, std::shared_ptr<s
 // The primary's snapshots oldest first, when the host key is at hand (see mirror::Options).
 Result<std::vector<std::string>> snapshot_order(const GlobalOptions& g,
                                                 std::shared_ptr<store::Store> primary) {
+    // Best effort: a host key that does not open this repository only costs the ordering.
     std::vector<std::string> names;
     auto host = load_host_key_if_present(g);
     if (!host.ok() || !*host) return names;
-    TRY_ASSIGN(auto r, repo::Repository::open(std::move(primary), &**host, nullptr));
-    TRY_ASSIGN(auto list, r->list_snapshots());
-    for (const auto& s : list) names.push_back("snapshots/" + s.id.hex());
+    auto r = repo::Repository::open(std::move(primary), &**host, nullptr);
+    if (!r.ok()) return names;
+    auto list = (*r)->list_snapshots();
+    if (!list.ok()) return names;
+    for (const auto& s : *list) names.push_back("snapshots/" + s.id.hex());
     return names;
 }
 

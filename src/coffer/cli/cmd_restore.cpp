@@ -102,6 +102,12 @@ void register_restore(CLI::App& app, GlobalOptions& g, int& exit_code) {
             exit_code = run_restore_set(g, *set);
             return;
         }
+        if (!set->into_database.empty() || !set->into_bucket.empty()) {
+            exit_code = fail(invalid_argument(
+                "--into-database and --into-bucket restore a source of a backup set: add "
+                "--set NAME"));
+            return;
+        }
         if (args->snapshot.empty() || args->target.empty()) {
             exit_code = fail(invalid_argument(
                 "restore needs SNAPSHOT and --target DIR (or --set NAME with a config file)"));

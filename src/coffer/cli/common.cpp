@@ -75,6 +75,8 @@ Result<config::Config> load_config(GlobalOptions& g) {
     g.s3.region = cfg.repository.region;
     g.s3.ca_file = cfg.repository.ca_file;
     if (cfg.repository.connections) g.s3.connections = cfg.repository.connections;
+    g.s3.object_lock_mode = cfg.repository.object_lock_mode;
+    g.s3.object_lock_days = cfg.repository.object_lock_days;
     if (!cfg.repository.cache_dir.empty() && !std::getenv("COFFER_CACHE_DIR"))
         setenv("COFFER_CACHE_DIR", cfg.repository.cache_dir.c_str(), 1);
     return cfg;

@@ -8,7 +8,9 @@
 //                 AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY), region (string; default
 //                 AWS_DEFAULT_REGION, else "us-east-1"), ca_file (PEM file trusted for TLS
 //                 instead of the system's CAs), connections (integer 1..256, requests in
-//                 flight at once; default 8)
+//                 flight at once; default 8), object_lock_mode ("governance" | "compliance")
+//                 and object_lock_days (integer 1..36500), both or neither: every repository
+//                 object is written with S3 Object Lock retention for that long
 //   [[set]]       name (required, [A-Za-z0-9_.-]+, unique), rpo, rto (durations "30s", "15m",
 //                 "1h", "7d", "1h30m"), pre_restore, post_restore, health_check (strings, run
 //                 with sh -c), min_size (bytes, integer; a source smaller than this fails the
@@ -95,6 +97,8 @@ struct RepositoryConfig {
     std::string region;
     std::string ca_file;
     unsigned connections = 0;
+    std::string object_lock_mode;  // "GOVERNANCE" or "COMPLIANCE" (upper-cased); empty: none
+    unsigned object_lock_days = 0;
 };
 
 struct Config {

@@ -15,9 +15,10 @@ namespace {
 using Keys = std::vector<std::string_view>;
 
 const Keys k_top_keys = {"repository", "set"};
-const Keys k_repository_keys = {"url",       "host_key",      "recovery_key_file", "mirrors",
-                                "cache_dir", "access_key_id", "secret_access_key", "region",
-                                "ca_file",   "connections"};
+const Keys k_repository_keys = {
+    "url",       "host_key",      "recovery_key_file", "mirrors",
+    "cache_dir", "access_key_id", "secret_access_key", "region",
+    "ca_file",   "connections",   "object_lock_mode",  "object_lock_days"};
 const Keys k_set_keys = {"name",         "rpo",          "rto",      "pre_restore",
                          "post_restore", "health_check", "min_size", "max_shrink",
                          "on_shrink",    "tags",         "source"};
@@ -371,9 +372,37 @@ private:
             else
                 r.connections = static_cast<unsigned>(v->get());
         }
+        if (auto mode = get_string(s, "object_lock_mode")) {
+            if (*mode == "governance" || *mode == "compliance")
+                r.object_lock_mode = *mode == "governance" ? "GOVERNANCE" : "COMPLIANCE";
+            else
+                add(line_of(*t.get("object_lock_mode")),
+                    s.prefix("object_lock_mode") + " '" + shown(*mode) +
+                        "' is not valid: use \"governance\" or \"compliance\"");
+        }
+        if (const toml::node* n = t.get("object_lock_days")) {
+            const auto* v = n->as_integer();
+            if (!v)
+                add(line_of(*n),
+                    s.prefix("object_lock_days") + " must be an integer, not " + kind_of(*n));
+            else if (v->get() < 1 || v->get() > 36500)
+                add(line_of(*n), s.prefix("object_lock_days") + ": " + std::to_string(v->get()) +
+                                     " is outside 1..36500");
+            else
+                r.object_lock_days = static_cast<unsigned>(v->get());
+        }
+        if (t.get("object_lock_mode") && !t.get("object_lock_days"))
+            add(line_of(*t.get("object_lock_mode")),
+                s.prefix("object_lock_mode") +
+                    " is set but object_lock_days is not: give both (e.g. object_lock_days = 30)");
+        if (!t.get("object_lock_mode") && t.get("object_lock_days"))
+            add(line_of(*t.get("object_lock_days")),
+                s.prefix("object_lock_days") +
+                    " is set but object_lock_mode is not: give both (\"governance\" or "
+                    "\"compliance\")");
         bool any_s3_key = false;
-        for (std::string_view k :
-             {"access_key_id", "secret_access_key", "region", "ca_file", "connections"})
+        for (std::string_view k : {"access_key_id", "secret_access_key", "region", "ca_file",
+                                   "connections", "object_lock_mode", "object_lock_days"})
             any_s3_key = any_s3_key || t.get(k);
         bool any_s3_url = r.url.starts_with("s3:");
         for (const auto& m : r.mirrors) any_s3_url = any_s3_url || m.starts_with("s3:");

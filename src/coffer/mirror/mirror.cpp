@@ -41,9 +41,14 @@ struct Listing {
 
 Result<Listing> list_both(store::Store& from, store::Store& to) {
     Listing l;
-    TRY_ASSIGN(auto a, from.list(""));
-    for (auto& o : a)
-        if (!group_of(o.name).empty()) l.from[o.name] = o.size;
+    // Listed group by group, in the reverse of the write order: whatever a concurrent backup
+    // adds after its group was listed is simply left for the next run, while everything a
+    // listed snapshot or index needs was written before it and so is listed too.
+    for (auto g = k_groups.rbegin(); g != k_groups.rend(); ++g) {
+        TRY_ASSIGN(auto a, from.list(*g));
+        for (auto& o : a)
+            if (group_of(o.name) == *g) l.from[o.name] = o.size;
+    }
     TRY_ASSIGN(auto b, to.list(""));
     for (auto& o : b) l.to[o.name] = o.size;
     return l;

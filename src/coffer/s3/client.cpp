@@ -260,7 +260,8 @@ std::chrono::milliseconds backoff(const Options& o, unsigned attempt) {
 
 bool valid_meta_name(std::string_view n) {
     return !n.empty() && std::all_of(n.begin(), n.end(), [](char c) {
-        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+        // '.' too: it is a valid header-name character and buckets do carry such names.
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
     });
 }
 
@@ -277,6 +278,8 @@ ObjectMeta meta_from(const Client::Response& r) {
     m.content_type = r.header("content-type");
     for (const auto& [name, value] : r.headers)
         if (name.starts_with("x-amz-meta-")) m.metadata[name.substr(11)] = value;
+    m.lock_mode = r.header("x-amz-object-lock-mode");
+    m.retain_until = r.header("x-amz-object-lock-retain-until-date");
     return m;
 }
 
@@ -384,6 +387,9 @@ Result<Client::Response> Client::perform_once(const Request& req, void* handle) 
     char errbuf[CURL_ERROR_SIZE] = {};
     UploadCursor cursor{req.body, 0};
     curl_easy_setopt(h, CURLOPT_URL, url.c_str());
+    // Keys may contain "." and ".." segments; without this curl would squash them and address
+    // another object (outside a prefix, even).
+    curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -487,6 +493,19 @@ Status Client::put(std::string_view bucket, std::string_view key, ByteView data,
         req.headers.push_back("x-amz-meta-" + name + ": " + value);
     }
     if (options.if_none_match) req.headers.push_back("If-None-Match: *");
+    if (!options.lock_mode.empty()) {
+        if (options.lock_mode != "GOVERNANCE" && options.lock_mode != "COMPLIANCE")
+            return invalid_argument(req.what() +
+                                    ": object lock mode must be GOVERNANCE or "
+                                    "COMPLIANCE");
+        char until[32];
+        time_t t = static_cast<time_t>(options.retain_until);
+        struct tm tm {};
+        gmtime_r(&t, &tm);
+        strftime(until, sizeof until, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        req.headers.push_back("x-amz-object-lock-mode: " + options.lock_mode);
+        req.headers.push_back(std::string("x-amz-object-lock-retain-until-date: ") + until);
+    }
     TRY_ASSIGN(Response r, perform(req));
     if (r.status / 100 != 2) return http_error(req.what(), r);
     return ok_status();

@@ -52,6 +52,11 @@ struct Options {
     // A transfer moving less than 1 byte/s for this long is aborted (and retried). There is no
     // total timeout: a large object over a slow link is not a failure.
     std::chrono::seconds stall_timeout{60};
+    // S3 Object Lock for the objects a repository store writes (S3Store reads these; the
+    // client itself only sends what PutOptions asks for). Mode "GOVERNANCE" or "COMPLIANCE";
+    // empty: no retention.
+    std::string object_lock_mode;
+    unsigned object_lock_days = 0;
 };
 
 struct ObjectMeta {
@@ -59,6 +64,8 @@ struct ObjectMeta {
     std::string etag;  // as the server sent it, quotes removed
     std::string content_type;
     std::map<std::string, std::string> metadata;  // x-amz-meta-<name> (lower-case) -> value
+    std::string lock_mode;     // x-amz-object-lock-mode, when the object has a retention
+    std::string retain_until;  // x-amz-object-lock-retain-until-date, as sent
 };
 
 struct Object {
@@ -68,12 +75,17 @@ struct Object {
 
 struct PutOptions {
     std::string content_type = "application/octet-stream";
-    // Sent as x-amz-meta-<name>. Names: lower-case letters, digits, '-' and '_'; values
+    // Sent as x-amz-meta-<name>. Names: lower-case letters, digits, '-', '_' and '.'; values
     // printable ASCII. Anything else is Code::invalid_argument (S3 would mangle it).
     std::map<std::string, std::string> metadata;
     // Adds If-None-Match: *; the server refuses to replace an existing object with
     // Code::already_exists (AWS since 2024, MinIO, Ceph; servers that ignore it overwrite).
     bool if_none_match = false;
+    // S3 Object Lock: the object cannot be deleted or overwritten (in COMPLIANCE mode not even
+    // by the root account) before retain_until (Unix seconds). The bucket must have Object
+    // Lock enabled; a bucket without it answers 400 InvalidRequest.
+    std::string lock_mode;  // "GOVERNANCE" or "COMPLIANCE"; empty: no retention
+    int64_t retain_until = 0;
 };
 
 struct ListEntry {

@@ -28,16 +28,19 @@ Result<Target> parse_dsn(const std::string& dsn) {
     char* err = nullptr;
     PQconninfoOption* options = PQconninfoParse(dsn.c_str(), &err);
     if (!options) {
-        std::string why = first_line(err);
+        // libpq's reason can quote the offending part of the DSN, password included.
         PQfreemem(err);
-        return invalid_argument("dsn is not a valid PostgreSQL connection string (" + why +
-                                "): use postgresql://user@host:5432/dbname");
+        return invalid_argument(
+            "dsn is not a valid PostgreSQL connection string: use "
+            "postgresql://user@host:5432/dbname (percent-encode special characters)");
     }
     Target t;
     for (PQconninfoOption* o = options; o->keyword; ++o) {
         if (!o->val || !*o->val) continue;
         if (std::string(o->keyword) == "password")
             t.password = o->val;
+        else if (std::string(o->keyword) == "sslpassword")
+            t.sslpassword = o->val;
         else
             t.params[o->keyword] = o->val;
     }
@@ -88,6 +91,7 @@ std::string literal(const std::string& text) {
 Result<std::unique_ptr<Conn>> Conn::open(const Target& target, const std::string& dbname) {
     std::string info = target.conninfo(dbname) + " application_name='coffer'";
     if (!target.password.empty()) info += " password=" + quote_value(target.password);
+    if (!target.sslpassword.empty()) info += " sslpassword=" + quote_value(target.sslpassword);
     std::unique_ptr<Conn> c(new Conn());
     c->m_conn = PQconnectdb(info.c_str());
     // The conninfo held the password; it is not needed past this point.

@@ -18,6 +18,9 @@ namespace coffer::source::pg {
 struct Target {
     std::map<std::string, std::string> params;  // keyword -> value, without the password
     std::string password;
+    // Decrypts the client key; libpq has no environment variable for it, so it reaches only
+    // coffer's own connections, never a child's argv (tools then need an unencrypted key).
+    std::string sslpassword;
     std::string dbname;  // the database the DSN names (params["dbname"])
 
     // "key='value' ..." for libpq and pg tools, with dbname replaced when one is given. Never

@@ -6,6 +6,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <chrono>
+
 #include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -41,6 +43,27 @@ Result<std::map<std::string, int64_t>> count_rows(pg::Conn& conn) {
     return counts;
 }
 
+// Comments coffer puts on the databases it makes during a restore, so that a leftover of an
+// interrupted restore is recognised (and a user's database of the same name is not dropped).
+constexpr const char* k_marker_loading = "coffer: restore in progress";
+constexpr const char* k_marker_old = "coffer: replaced by a restore";
+
+// At most 40 bytes of name, cut at a UTF-8 character boundary (names max out at 63 bytes).
+std::string short_name(const std::string& name) {
+    if (name.size() <= 40) return name;
+    size_t n = 40;
+    while (n > 0 && (static_cast<unsigned char>(name[n]) & 0xC0) == 0x80) --n;
+    return name.substr(0, n);
+}
+
+// "" when the database does not exist, else its comment (" " when it has none).
+Result<std::string> database_state(pg::Conn& admin, const std::string& name) {
+    TRY_ASSIGN(auto rows, admin.query("SELECT coalesce(shobj_description(oid, 'pg_database'), ' ') "
+                                      "FROM pg_database WHERE datname = " +
+                                      pg::literal(name)));
+    return rows.empty() ? std::string() : rows[0][0];
+}
+
 // Everything one backup of the source shares between its entries and its finish().
 struct Dump {
     pg::Target target;
@@ -64,6 +87,7 @@ Status start_dump(Dump& d) {
     }
     pg::Conn& c = *d.snapshot_conn;
     TRY(c.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
+    TRY(c.exec("SET LOCAL lock_timeout = '300s'"));
     TRY_ASSIGN(auto rows, c.query("SELECT pg_export_snapshot(), current_database(), "
                                   "pg_get_userbyid(d.datdba), pg_encoding_to_char(d.encoding), "
                                   "d.datcollate, d.datctype, current_setting('server_version') "
@@ -75,7 +99,11 @@ Status start_dump(Dump& d) {
               {"lc_collate", r[4]}, {"lc_ctype", r[5]}, {"server_version", r[6]}};
     TRY_ASSIGN(d.dump, Process::start({}, Pipe::from_stdout, d.target.child_env(),
                                       {d.pg_dump, "--format=plain", "--snapshot=" + snapshot,
-                                       "--no-password", "--dbname=" + d.target.conninfo()}));
+                                       // A DDL statement queued between our counting
+                                       // transaction and pg_dump would otherwise deadlock
+                                       // undetected: better a failed backup than a hung one.
+                                       "--lock-wait-timeout=300s", "--no-password",
+                                       "--dbname=" + d.target.conninfo()}));
     // The counts run in the same snapshot while pg_dump streams; the transaction stays open
     // until finish(), after pg_dump has long imported the snapshot.
     d.counter = std::thread([&d] { d.counts = count_rows(*d.snapshot_conn); });
@@ -147,47 +175,56 @@ Status psql_load(repo::Repository& repository, Id tree, const std::string& path,
     return fed;
 }
 
-// pg_dumpall --roles-only writes one statement per line: CREATE ROLE x; ALTER ROLE x WITH ...
-// Roles that exist are left as they are (their passwords are the live ones); the rest, and
-// memberships, are created.
-std::string drop_existing_roles(const std::string& sql, const std::set<std::string>& existing,
-                                std::vector<std::string>& created) {
-    auto role_of = [](const std::string& line, size_t from) {
-        std::string name;
-        if (from < line.size() && line[from] == '"') {
-            for (size_t i = from + 1; i < line.size(); ++i) {
-                if (line[i] == '"' && i + 1 < line.size() && line[i + 1] == '"') {
-                    name += '"';
-                    ++i;
-                } else if (line[i] == '"') {
-                    break;
-                } else {
-                    name += line[i];
-                }
+// A role name at line[from]: a quoted identifier ("a ""b""") or a bare word.
+std::string role_at(const std::string& line, size_t from) {
+    std::string name;
+    if (from < line.size() && line[from] == '"') {
+        for (size_t i = from + 1; i < line.size(); ++i) {
+            if (line[i] == '"' && i + 1 < line.size() && line[i + 1] == '"') {
+                name += '"';
+                ++i;
+            } else if (line[i] == '"') {
+                break;
+            } else {
+                name += line[i];
             }
-            return name;
         }
-        size_t end = line.find_first_of(" ;", from);
-        return line.substr(from, end == std::string::npos ? std::string::npos : end - from);
-    };
-    std::string out;
-    size_t pos = 0;
-    while (pos < sql.size()) {
+        return name;
+    }
+    size_t end = line.find_first_of(" ;", from);
+    return line.substr(from, end == std::string::npos ? std::string::npos : end - from);
+}
+
+// pg_dumpall --roles-only writes one statement per line. Only roles that do not exist now are
+// recreated, with their attributes, comments and memberships: existing roles (their passwords,
+// their memberships as revoked since) are the live cluster's business and are left alone.
+// Anything else is dropped rather than run on the live cluster.
+std::string missing_roles_only(const std::string& sql, const std::set<std::string>& existing,
+                               std::vector<std::string>& created) {
+    std::vector<std::string> lines;
+    for (size_t pos = 0; pos < sql.size();) {
         size_t end = sql.find('\n', pos);
         if (end == std::string::npos) end = sql.size();
-        std::string line = sql.substr(pos, end - pos);
+        lines.push_back(sql.substr(pos, end - pos));
         pos = end + 1;
-        bool skip = false;
-        for (const char* verb : {"CREATE ROLE ", "ALTER ROLE "}) {
-            std::string v = verb;
-            if (line.rfind(v, 0) != 0) continue;
-            std::string role = role_of(line, v.size());
-            if (existing.count(role))
-                skip = true;
-            else if (v == "CREATE ROLE ")
-                created.push_back(role);
+    }
+    std::set<std::string> creating;
+    for (const auto& line : lines)
+        if (line.rfind("CREATE ROLE ", 0) == 0) {
+            std::string role = role_at(line, 12);
+            if (!existing.count(role) && creating.insert(role).second) created.push_back(role);
         }
-        if (!skip) out += line + "\n";
+    std::string out;
+    for (const auto& line : lines) {
+        bool keep = line.empty() || line.rfind("--", 0) == 0 || line.rfind("SET ", 0) == 0 ||
+                    line.rfind("\\", 0) == 0;  // psql's \restrict / \unrestrict pairs
+        for (std::string_view verb : {"CREATE ROLE ", "ALTER ROLE ", "COMMENT ON ROLE "})
+            if (line.rfind(verb, 0) == 0) keep = creating.count(role_at(line, verb.size())) > 0;
+        if (line.rfind("GRANT ", 0) == 0) {
+            size_t to = line.find(" TO ");
+            keep = to != std::string::npos && creating.count(role_at(line, to + 4)) > 0;
+        }
+        if (keep) out += line + "\n";
     }
     return out;
 }
@@ -278,31 +315,52 @@ Result<std::vector<Check>> postgres_restore(repo::Repository& repository, const 
                                 " is the live database: leave it out for a destructive restore, "
                                 "or name another database");
 
-    // Maintenance connection: to the "postgres" database, as createdb and dropdb do.
-    TRY_ASSIGN(auto admin, pg::Conn::open(target, "postgres"));
-    std::string loading = destructive ? live.substr(0, 40) + "_coffer_restore" : r.into_database;
-    TRY_ASSIGN(
-        std::string exists,
-        admin->value("SELECT count(*) FROM pg_database WHERE datname = " + pg::literal(loading)));
-    if (exists != "0") {
-        if (!destructive)
-            return already_exists("database " + loading +
-                                  " already exists: drop it or pass another --into-database");
-        // Ours, left by an interrupted restore.
-        TRY(admin->exec("DROP DATABASE " + pg::ident(loading)));
+    // Maintenance connection: to the "postgres" database, as createdb and dropdb do (some
+    // managed services have none; template1 always exists).
+    auto opened = pg::Conn::open(target, "postgres");
+    if (!opened.ok()) opened = pg::Conn::open(target, "template1");
+    TRY(opened.status());
+    auto admin = std::move(*opened);
+    std::string loading = destructive ? short_name(live) + "_coffer_restore" : r.into_database;
+    std::string old = short_name(live) + "_coffer_old";
+    TRY_ASSIGN(std::string exists, database_state(*admin, loading));
+    if (!destructive && !exists.empty())
+        return already_exists("database " + loading +
+                              " already exists: drop it or pass another --into-database");
+    // Leftovers of an interrupted restore are dropped; a database of the same name that is not
+    // ours is not.
+    for (const auto& name :
+         destructive ? std::vector<std::string>{loading, old} : std::vector<std::string>{}) {
+        TRY_ASSIGN(std::string state, database_state(*admin, name));
+        if (state.empty()) continue;
+        if (state != k_marker_loading && state != k_marker_old)
+            return already_exists("database " + name +
+                                  " exists and was not made by coffer: rename or drop it");
+        TRY(admin->exec("DROP DATABASE " + pg::ident(name)));
     }
 
     std::vector<Check> checks;
-    // Roles first: the dump's ownership and grants name them.
-    if (restore::find_node(repository, r.tree, "/globals.sql").ok()) {
+    // Roles first: the dump's ownership and grants name them. A drill (--into-database) leaves
+    // the cluster's roles alone: it must not bring back an account removed since the backup.
+    if (destructive && restore::find_node(repository, r.tree, "/globals.sql").ok()) {
         TRY_ASSIGN(auto rows, admin->query("SELECT rolname FROM pg_roles"));
         std::set<std::string> existing;
         for (const auto& row : rows) existing.insert(row[0]);
         std::vector<std::string> created;
         Status st =
             psql_load(repository, r.tree, "/globals.sql", src, target, "postgres", false,
-                      [&](std::string sql) { return drop_existing_roles(sql, existing, created); });
-        if (!st.ok()) return st.with_context("source '" + src.name + "': recreating roles");
+                      [&](std::string sql) { return missing_roles_only(sql, existing, created); });
+        if (!st.ok()) {
+            // psql may quote the failing statement, and globals.sql holds password hashes.
+            std::string m = st.message();
+            for (size_t at = m.find("PASSWORD '"); at != std::string::npos;
+                 at = m.find("PASSWORD '", at + 1)) {
+                size_t end = m.find('\'', at + 10);
+                m.replace(at + 10, end == std::string::npos ? std::string::npos : end - at - 10,
+                          "***");
+            }
+            return io_error("source '" + src.name + "': recreating roles: " + m);
+        }
         std::string names;
         for (const auto& n : created) names += (names.empty() ? "" : ", ") + n;
         checks.push_back(
@@ -317,6 +375,8 @@ Result<std::vector<Check>> postgres_restore(repo::Repository& repository, const 
                   " LC_COLLATE " + pg::literal(recorded["lc_collate"].get<std::string>()) +
                   " LC_CTYPE " + pg::literal(recorded["lc_ctype"].get<std::string>());
     TRY(admin->exec(create).with_context("source '" + src.name + "': creating " + loading));
+    TRY(admin->exec("COMMENT ON DATABASE " + pg::ident(loading) + " IS " +
+                    pg::literal(k_marker_loading)));
     auto drop_loading = [&] { (void)admin->exec("DROP DATABASE IF EXISTS " + pg::ident(loading)); };
 
     Status loaded = psql_load(repository, r.tree, "/database.sql", src, target, loading, true);
@@ -353,20 +413,52 @@ Result<std::vector<Check>> postgres_restore(repo::Repository& repository, const 
         checks.push_back({src.name, "live database", true, live + " left untouched"});
         return checks;
     }
-    // The swap: end every session on the live database, drop it, rename the new one in.
-    TRY(admin->exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = " +
-                    pg::literal(live) + " AND pid <> pg_backend_pid()"));
-    std::string drop = "DROP DATABASE IF EXISTS " + pg::ident(live);
-    if (admin->server_version() >= 130000) drop += " WITH (FORCE)";
-    Status dropped = admin->exec(drop);
-    if (!dropped.ok()) {
-        drop_loading();
-        return dropped.with_context("source '" + src.name + "': dropping " + live +
-                                    " to replace it (it was not changed)");
+    // The swap. The live database is renamed aside, not dropped, until the new one has its
+    // name: whatever fails, the platform is never left without a database under its name.
+    TRY_ASSIGN(std::string live_state, database_state(*admin, live));
+    bool had_live = !live_state.empty();
+    if (had_live) {
+        Status aside = internal_error("not tried");
+        for (int attempt = 0; attempt < 5 && !aside.ok(); ++attempt) {
+            if (attempt) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+            // Sessions reconnecting between the two statements make the rename fail; retry.
+            (void)admin->exec(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = " +
+                pg::literal(live) + " AND pid <> pg_backend_pid()");
+            aside =
+                admin->exec("ALTER DATABASE " + pg::ident(live) + " RENAME TO " + pg::ident(old));
+        }
+        if (!aside.ok()) {
+            drop_loading();
+            return aside.with_context("source '" + src.name + "': moving " + live +
+                                      " aside to replace it (it was not changed)");
+        }
+        (void)admin->exec("COMMENT ON DATABASE " + pg::ident(old) + " IS " +
+                          pg::literal(k_marker_old));
     }
-    TRY(admin->exec("ALTER DATABASE " + pg::ident(loading) + " RENAME TO " + pg::ident(live))
-            .with_context("source '" + src.name + "': the restored data is in database " + loading +
-                          "; rename it to " + live + " by hand"));
+    Status in =
+        admin->exec("ALTER DATABASE " + pg::ident(loading) + " RENAME TO " + pg::ident(live));
+    if (!in.ok()) {
+        Status back =
+            had_live
+                ? admin->exec("ALTER DATABASE " + pg::ident(old) + " RENAME TO " + pg::ident(live))
+                : ok_status();
+        drop_loading();
+        return in.with_context("source '" + src.name + "': putting the restored database in place" +
+                               (back.ok() ? "; " + live + " is as it was"
+                                          : "; the old data is in database " + old +
+                                                ": rename it to " + live + " by hand"));
+    }
+    (void)admin->exec("COMMENT ON DATABASE " + pg::ident(live) + " IS NULL");
+    if (had_live) {
+        std::string drop = "DROP DATABASE " + pg::ident(old);
+        if (admin->server_version() >= 130000) drop += " WITH (FORCE)";
+        Status dropped = admin->exec(drop);
+        if (!dropped.ok())
+            checks.push_back({src.name, "old copy", true,
+                              "the replaced data is still in database " + old +
+                                  " (drop it when done): " + dropped.message()});
+    }
     checks.push_back({src.name, "replace", true, live + " replaced"});
     return checks;
 }

@@ -110,17 +110,21 @@ Status for_each_object(repo::Repository& repository, Id tree, const json& manife
     const auto& objects = manifest["objects"];
     size_t index = 0;
     Bytes pending;
+    size_t used = 0;  // bytes of pending already handed out; compacted once per call
     auto drain = [&]() -> Status {
-        while (index < objects.size() && pending.size() >= objects[index]["size"].get<size_t>()) {
+        while (index < objects.size() &&
+               pending.size() - used >= objects[index]["size"].get<size_t>()) {
             size_t n = objects[index]["size"].get<size_t>();
-            ByteView data(pending.data(), n);
+            ByteView data(pending.data() + used, n);
             if (crypto::sha256(data).hex() != objects[index]["sha256"].get<std::string>())
                 return integrity_error("object " + objects[index]["key"].get<std::string>() +
                                        " does not match its recorded SHA-256");
             TRY(each(objects[index], data));
-            pending.erase(pending.begin(), pending.begin() + static_cast<ptrdiff_t>(n));
+            used += n;
             ++index;
         }
+        pending.erase(pending.begin(), pending.begin() + static_cast<ptrdiff_t>(used));
+        used = 0;
         return ok_status();
     };
     TRY(restore::read_contents(repository, node, [&](ByteView d) {
@@ -128,7 +132,7 @@ Status for_each_object(repo::Repository& repository, Id tree, const json& manife
         return drain();
     }));
     TRY(drain());
-    if (index != objects.size() || !pending.empty())
+    if (index != objects.size() || pending.size() != used)
         return corruption("objects.bin does not match manifest.json");
     return ok_status();
 }
@@ -152,24 +156,48 @@ Result<std::vector<Check>> write_objects_to_dir(repo::Repository& repository,
                                                 const RestoreRequest& r, const json& manifest) {
     const auto& src = *r.source;
     TRY(make_dirs(r.target_dir + "/objects", 0700));
-    size_t written = 0;
+    size_t written = 0, markers = 0;
+    std::vector<std::string> not_written;
     TRY(for_each_object(repository, r.tree, manifest, [&](const json& o, ByteView data) {
         std::string key = o["key"];
-        if (!safe_relative_path(key))
-            return invalid_argument("object key '" + key + "' is not a safe path; not written");
+        // A console's "folder/" marker: an empty object that is only a directory.
+        if (!key.empty() && key.back() == '/' && data.empty()) {
+            markers++;
+            return ok_status();
+        }
+        // Keys that are no safe relative path, or that clash with another ("a" and "a/b"),
+        // are reported rather than stopping the other objects.
+        if (!safe_relative_path(key)) {
+            not_written.push_back(key);
+            return ok_status();
+        }
         std::string path = r.target_dir + "/objects/" + key;
-        TRY(make_dirs(path.substr(0, path.rfind('/')), 0700));
+        if (!make_dirs(path.substr(0, path.rfind('/')), 0700).ok()) {
+            not_written.push_back(key);
+            return ok_status();
+        }
         int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-        if (fd < 0) return errno_status("create " + path, errno);
+        if (fd < 0) {
+            not_written.push_back(key);
+            return ok_status();
+        }
         Status st = write_all(fd, data, path);
         ::close(fd);
-        written++;
+        if (st.ok()) written++;
         return st;
     }));
     std::string manifest_path = r.target_dir + "/manifest.json";
     TRY(write_file_atomic(manifest_path, to_bytes(manifest.dump(2) + "\n"), 0600));
-    return std::vector<Check>{{src.name, "objects written to " + r.target_dir + "/objects", true,
-                               std::to_string(written) + " objects"}};
+    std::vector<Check> checks{
+        {src.name, "objects written to " + r.target_dir + "/objects", true,
+         std::to_string(written) + " objects" +
+             (markers ? ", " + std::to_string(markers) + " folder markers" : std::string())}};
+    if (!not_written.empty())
+        checks.push_back({src.name, "objects not written", false,
+                          std::to_string(not_written.size()) +
+                              " keys are not safe file paths or clash with another key, e.g. '" +
+                              not_written.front() + "'; restore them with --into-bucket"});
+    return checks;
 }
 
 }  // namespace
@@ -214,12 +242,31 @@ Result<std::vector<Check>> s3_restore(repo::Repository& repository, const Restor
     TRY_ASSIGN(s3::Location where, s3::parse_url(destructive ? src.url : r.into_bucket));
     TRY_ASSIGN(auto client, client_for(src, where));
     if (!destructive) {
+        TRY_ASSIGN(s3::Location live, s3::parse_url(src.url));
+        auto within = [](const std::string& outer, const std::string& inner) {
+            return outer.empty() || inner == outer || inner.rfind(outer + "/", 0) == 0;
+        };
+        if (live.endpoint == where.endpoint && live.bucket == where.bucket &&
+            (within(live.prefix, where.prefix) || within(where.prefix, live.prefix)))
+            return invalid_argument("--into-bucket " + where.to_string() + " overlaps the live " +
+                                    live.to_string() +
+                                    ": name a bucket or prefix outside it (a restore there would "
+                                    "be backed up and later deleted as part of the live data)");
         TRY(client->create_bucket(where.bucket));
         TRY_ASSIGN(auto there, list_relative(*client, where));
         if (!there.empty())
             return already_exists("--into-bucket " + where.to_string() + " holds " +
                                   std::to_string(there.size()) +
                                   " objects: name an empty bucket or prefix");
+    }
+    // A recorded key with "." or ".." segments would land outside the prefix on servers that
+    // normalise paths; such an object is not put back anywhere.
+    for (const auto& o : manifest["objects"]) {
+        std::string key = o.value("key", "");
+        std::string padded = "/" + key + "/";
+        if (padded.find("/../") != std::string::npos || padded.find("/./") != std::string::npos)
+            return invalid_argument("source '" + src.name + "': object key '" + key +
+                                    "' has '.' or '..' segments; restore it with --target DIR");
     }
     // Put everything back first; remove what the snapshot does not have last.
     std::set<std::string> keys;

@@ -1,5 +1,7 @@
 #include "coffer/store/s3/s3_store.h"
 
+#include <ctime>
+
 namespace coffer::store {
 
 namespace {
@@ -41,9 +43,29 @@ S3Store::S3Store(std::shared_ptr<s3::Client> client, s3::Location location)
 Result<std::unique_ptr<S3Store>> S3Store::open(std::string_view url, s3::Options options) {
     TRY_ASSIGN(s3::Location loc, s3::parse_url(url));
     options.endpoint = loc.endpoint;
+    std::string lock_mode = options.object_lock_mode;
+    unsigned lock_days = options.object_lock_days;
     TRY_ASSIGN(auto client, s3::Client::create(std::move(options)));
-    return std::make_unique<S3Store>(std::shared_ptr<s3::Client>(std::move(client)),
-                                     std::move(loc));
+    auto store =
+        std::make_unique<S3Store>(std::shared_ptr<s3::Client>(std::move(client)), std::move(loc));
+    store->set_object_lock(lock_mode, lock_days);
+    return store;
+}
+
+void S3Store::set_object_lock(std::string mode, unsigned days) {
+    m_lock_mode = days ? std::move(mode) : std::string();
+    m_lock_days = days;
+}
+
+s3::PutOptions S3Store::put_options(std::string_view name) const {
+    s3::PutOptions o;
+    // Locks are the only objects a writer must delete again soon; everything else is kept for
+    // the retention period, against a stolen key or a compromised host deleting backups.
+    if (!m_lock_mode.empty() && !name.starts_with("locks/")) {
+        o.lock_mode = m_lock_mode;
+        o.retain_until = static_cast<int64_t>(std::time(nullptr)) + int64_t{m_lock_days} * 86400;
+    }
+    return o;
 }
 
 Result<std::unique_ptr<S3Store>> S3Store::create(std::string_view url, s3::Options options) {
@@ -64,7 +86,7 @@ Status S3Store::put(std::string_view name, ByteView data, PutMode mode) {
         NameGuard guard(m_busy_mu, m_busy_cv, m_busy, key);
         return put_create_only(name, key, data);
     }
-    return m_client->put(m_location.bucket, key, data);
+    return m_client->put(m_location.bucket, key, data, put_options(name));
 }
 
 Status S3Store::put_create_only(std::string_view name, const std::string& key, ByteView data) {
@@ -72,7 +94,7 @@ Status S3Store::put_create_only(std::string_view name, const std::string& key, B
     if (head.ok())
         return already_exists("put " + location() + "/" + std::string(name) + ": object exists");
     if (head.status().code() != Code::not_found) return head.status();
-    s3::PutOptions options;
+    s3::PutOptions options = put_options(name);
     options.if_none_match = !m_no_conditional_put.load();
     Status st = m_client->put(m_location.bucket, key, data, options);
     if (options.if_none_match && st.code() == Code::io &&

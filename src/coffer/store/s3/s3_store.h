@@ -54,11 +54,18 @@ public:
     // "s3:http://host:port/bucket/prefix": no credentials.
     std::string location() const override { return m_location.to_string(); }
 
+    // S3 Object Lock retention for every object written from now on, except locks/ (see
+    // docs/cli.md for the bucket setup). mode "GOVERNANCE" or "COMPLIANCE"; days 0 turns it
+    // off. Deleting a retained object fails (or, in a versioned bucket, only hides it) until
+    // its retention ends; prune must expect that. open() applies the options' object_lock_*.
+    void set_object_lock(std::string mode, unsigned days);
+
     s3::Client& client() { return *m_client; }
     const s3::Location& s3_location() const { return m_location; }
 
 private:
     std::string key_of(std::string_view name) const;
+    s3::PutOptions put_options(std::string_view name) const;
     Status put_create_only(std::string_view name, const std::string& key, ByteView data);
 
     std::shared_ptr<s3::Client> m_client;
@@ -68,7 +75,9 @@ private:
     std::mutex m_busy_mu;
     std::condition_variable m_busy_cv;
     std::set<std::string, std::less<>> m_busy;
-    std::atomic<bool> m_no_conditional_put{false};  // the server answered 501 to If-None-Match
+    std::atomic<bool> m_no_conditional_put{false};
+    std::string m_lock_mode;
+    unsigned m_lock_days = 0;  // the server answered 501 to If-None-Match
 };
 
 }  // namespace coffer::store
