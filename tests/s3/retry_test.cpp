@@ -123,5 +123,24 @@ TEST_F(S3Retry, AListingThatFailsPartWayIsAnError) {
     EXPECT_EQ(all->size(), 1002u);
 }
 
+// A server that stops answering is not waited on forever: a request that moves nothing for
+// stall_timeout is aborted and retried, and a merely slow answer within it is fine.
+TEST_F(S3Retry, StalledResponsesAreAbortedAndRetried) {
+    Options o = testing::options(m_proxy->endpoint());
+    o.stall_timeout = std::chrono::seconds(1);
+    auto c = Client::create(o);
+    ASSERT_TRUE(c.ok()) << c.status().to_string();
+    ASSERT_TRUE((*c)->put(m_bucket, "k", as_bytes("value")).ok());
+    proxy().add_rule({.action = Action::delay, .method = "GET", .times = 1, .delay_ms = 3000});
+    proxy().add_rule({.action = Action::delay, .method = "GET", .times = 1, .delay_ms = 300});
+    auto start = std::chrono::steady_clock::now();
+    auto got = (*c)->get(m_bucket, "k");
+    double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    ASSERT_TRUE(got.ok()) << got.status().to_string();
+    EXPECT_EQ(as_chars(got->data), "value");
+    EXPECT_EQ(proxy().faults_injected(), 2u) << "the stalled try, then the slow one";
+    EXPECT_LT(took, 2.9) << "the stalled request was waited out instead of aborted";
+}
+
 }  // namespace
 }  // namespace coffer::s3
