@@ -10,7 +10,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-format libtomlplusplus-dev libsqlite3-dev sqlite3
   libpq-dev postgresql-client
-  libcurl4-openssl-dev libexpat1-dev curl
+  libcurl4-openssl-dev libexpat1-dev curl openssl ca-certificates
 )
 
 missing=()
