@@ -443,6 +443,8 @@ Result<std::vector<Check>> postgres_restore(repo::Repository& repository, const 
             had_live
                 ? admin->exec("ALTER DATABASE " + pg::ident(old) + " RENAME TO " + pg::ident(live))
                 : ok_status();
+        if (had_live && back.ok())
+            (void)admin->exec("COMMENT ON DATABASE " + pg::ident(live) + " IS NULL");
         drop_loading();
         return in.with_context("source '" + src.name + "': putting the restored database in place" +
                                (back.ok() ? "; " + live + " is as it was"
