@@ -45,6 +45,19 @@ RunResult run_process(const std::string& exe, const std::vector<std::string>& ar
 // The binary under test, from $COFFER_BIN.
 std::string coffer_bin();
 
+// ---- text ------------------------------------------------------------------------------------
+
+inline bool contains(const std::string& haystack, const std::string& needle) {
+    return haystack.find(needle) != std::string::npos;
+}
+
+// s as a TOML basic string, quoted, for writing config files.
+inline std::string toml(const std::string& s) {
+    std::string out = "\"";
+    for (char c : s) out += c == '"' || c == '\\' ? std::string("\\") + c : std::string(1, c);
+    return out + "\"";
+}
+
 // ---- files -----------------------------------------------------------------------------------
 
 // A fresh directory whose name contains a space, removed (with read-only parts) at destruction.

@@ -12,10 +12,6 @@
 namespace coffer::e2e {
 namespace {
 
-bool contains(const std::string& haystack, const std::string& needle) {
-    return haystack.find(needle) != std::string::npos;
-}
-
 // Expects exit code `code` and a single stderr line containing `what`.
 #define EXPECT_FAILS_WITH(result, code, what)                                                      \
     do {                                                                                           \

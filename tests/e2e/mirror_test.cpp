@@ -15,10 +15,6 @@ using s3::testing::FaultProxy;
 using s3::testing::ProxyRule;
 using Action = ProxyRule::Action;
 
-bool contains(const std::string& haystack, const std::string& needle) {
-    return haystack.find(needle) != std::string::npos;
-}
-
 class MirrorCli : public ::testing::Test {
 protected:
     void SetUp() override {

@@ -15,19 +15,9 @@
 namespace coffer::e2e {
 namespace {
 
-bool contains(const std::string& haystack, const std::string& needle) {
-    return haystack.find(needle) != std::string::npos;
-}
-
 std::string env_or_empty(const char* name) {
     const char* v = std::getenv(name);
     return v ? v : "";
-}
-
-std::string toml(const std::string& s) {
-    std::string out = "\"";
-    for (char c : s) out += c == '"' || c == '\\' ? std::string("\\") + c : std::string(1, c);
-    return out + "\"";
 }
 
 // A dump without pg_dump's per-run \restrict key lines, which differ between any two dumps.

@@ -11,16 +11,6 @@
 namespace coffer::e2e {
 namespace {
 
-bool contains(const std::string& haystack, const std::string& needle) {
-    return haystack.find(needle) != std::string::npos;
-}
-
-std::string toml(const std::string& s) {
-    std::string out = "\"";
-    for (char c : s) out += c == '"' || c == '\\' ? std::string("\\") + c : std::string(1, c);
-    return out + "\"";
-}
-
 struct Stored {
     std::string data, content_type;
     std::map<std::string, std::string> metadata;

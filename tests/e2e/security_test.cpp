@@ -14,10 +14,6 @@
 namespace coffer::e2e {
 namespace {
 
-bool contains(const std::string& haystack, const std::string& needle) {
-    return haystack.find(needle) != std::string::npos;
-}
-
 TEST(WriteOnlyHost, HostKeyCannotReadAndRepositoryHoldsNoNamesOrContent) {
     TempDir t;
     Repo r(t.path());

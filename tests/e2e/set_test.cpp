@@ -16,17 +16,6 @@
 namespace coffer::e2e {
 namespace {
 
-bool contains(const std::string& haystack, const std::string& needle) {
-    return haystack.find(needle) != std::string::npos;
-}
-
-// A TOML basic string.
-std::string toml(const std::string& s) {
-    std::string out = "\"";
-    for (char c : s) out += c == '"' || c == '\\' ? std::string("\\") + c : std::string(1, c);
-    return out + "\"";
-}
-
 // A single-quoted sh word.
 std::string sh(const std::string& s) {
     std::string out = "'";

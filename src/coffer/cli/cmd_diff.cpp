@@ -45,13 +45,9 @@ std::map<std::string, int64_t> row_counts(repo::Repository& r, const Id& tree,
     std::map<std::string, int64_t> out;
     auto node = restore::find_node(r, tree, "/" + source + "/checks.json");
     if (!node.ok()) return out;
-    Bytes bytes;
-    if (!restore::read_contents(r, *node, [&](ByteView d) {
-             append(bytes, d);
-             return ok_status();
-         }).ok())
-        return out;
-    auto j = nlohmann::json::parse(as_chars(bytes), nullptr, false);
+    auto bytes = restore::read_all(r, *node);
+    if (!bytes.ok()) return out;
+    auto j = nlohmann::json::parse(as_chars(*bytes), nullptr, false);
     if (j.is_object() && j.contains("tables"))
         for (auto it = j["tables"].begin(); it != j["tables"].end(); ++it)
             out[it.key()] = it.value().get<int64_t>();
@@ -67,11 +63,7 @@ Result<std::map<std::string, std::string>> object_hashes(repo::Repository& r, co
     auto node = restore::find_node(r, tree, "/" + source + "/manifest.json");
     if (!node.ok() && node.status().code() == Code::not_found) return out;
     TRY(node.status());
-    Bytes bytes;
-    TRY(restore::read_contents(r, *node, [&](ByteView d) {
-        append(bytes, d);
-        return ok_status();
-    }));
+    TRY_ASSIGN(Bytes bytes, restore::read_all(r, *node));
     auto j = nlohmann::json::parse(as_chars(bytes), nullptr, false);
     if (!j.is_object() || !j.contains("objects") || !j["objects"].is_array())
         return corruption("source '" + source + "': manifest.json is damaged");

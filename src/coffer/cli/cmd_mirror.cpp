@@ -154,6 +154,8 @@ int run_mirror(GlobalOptions& g, const MirrorArgs& a) {
 
     nlohmann::json results = nlohmann::json::array();
     Status first_error = ok_status();
+    // Read once, and only when some mirror lacks snapshots: it decrypts every manifest.
+    std::optional<std::vector<std::string>> order;
     for (const auto& url : *urls) {
         auto to = open_mirror(g, url, true);
         Result<mirror::Outcome> done = to.status();
@@ -163,7 +165,12 @@ int run_mirror(GlobalOptions& g, const MirrorArgs& a) {
             uint64_t objects = 0, bytes = 0;
             mirror::Options o;
             if (g.threads) o.threads = g.threads;
-            o.snapshot_order = [&]() { return snapshot_order(g, *primary); };
+            o.snapshot_order = [&]() -> Result<std::vector<std::string>> {
+                if (!order) {
+                    TRY_ASSIGN(order, snapshot_order(g, *primary));
+                }
+                return *order;
+            };
             o.on_copied = [&](const std::string&, uint64_t n) {
                 std::lock_guard lock(mu);
                 objects++;

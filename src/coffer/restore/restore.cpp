@@ -56,6 +56,16 @@ Result<Node> find_node(repo::Repository& repository, const Id& tree, std::string
     }
 }
 
+Result<Bytes> read_all(repo::Repository& repository, const Node& file) {
+    Bytes out;
+    out.reserve(file.size);
+    TRY(read_contents(repository, file, [&](ByteView d) {
+        append(out, d);
+        return ok_status();
+    }));
+    return out;
+}
+
 Status read_contents(repo::Repository& repository, const Node& file,
                      const std::function<Status(ByteView)>& sink) {
     if (file.kind != NodeKind::file) return invalid_argument(file.name + " is not a file");

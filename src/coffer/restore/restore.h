@@ -61,6 +61,10 @@ Result<repo::Node> find_node(repo::Repository& repository, const Id& tree, std::
 Status read_contents(repo::Repository& repository, const repo::Node& file,
                      const std::function<Status(ByteView)>& sink);
 
+// The whole contents of a file node, in memory: for the small files of a source (checks.json,
+// manifest.json), never for data of unbounded size.
+Result<Bytes> read_all(repo::Repository& repository, const repo::Node& file);
+
 // Calls visit(path, node) for every node under the snapshot root, depth first, parents before
 // children, with "/"-joined absolute snapshot paths. Stops at the first error.
 Status walk(repo::Repository& repository, const Id& tree,

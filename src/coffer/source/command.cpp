@@ -36,11 +36,7 @@ Result<std::vector<Check>> command_restore(repo::Repository& repository, const R
         TRY_ASSIGN(repo::Node node, restore::find_node(repository, r.tree, "/stdout"));
         TRY(make_dirs(r.target_dir, 0700));
         std::string path = r.target_dir + "/stdout";
-        Bytes all;
-        TRY(restore::read_contents(repository, node, [&](ByteView d) {
-            append(all, d);
-            return ok_status();
-        }));
+        TRY_ASSIGN(Bytes all, restore::read_all(repository, node));
         TRY(write_file_atomic(path, all, 0600));
         return std::vector<Check>{
             {src.name, "output written to " + path, true, std::to_string(node.size) + " bytes"}};

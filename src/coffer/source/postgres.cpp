@@ -127,11 +127,7 @@ Status connect_for_roles(Dump& d) {
 Result<json> read_json(repo::Repository& repository, Id tree, const std::string& path,
                        const std::string& source) {
     TRY_ASSIGN(repo::Node node, restore::find_node(repository, tree, path));
-    Bytes bytes;
-    TRY(restore::read_contents(repository, node, [&](ByteView d) {
-        append(bytes, d);
-        return ok_status();
-    }));
+    TRY_ASSIGN(Bytes bytes, restore::read_all(repository, node));
     json j = json::parse(as_chars(bytes), nullptr, false);
     if (j.is_discarded()) return corruption("source '" + source + "': " + path + " is damaged");
     return j;
@@ -159,13 +155,10 @@ Status psql_load(repo::Repository& repository, Id tree, const std::string& path,
     TRY_ASSIGN(auto psql, Process::start({}, Pipe::to_stdin, target.child_env(), argv));
     Status fed;
     if (filter) {
-        Bytes all;
-        fed = restore::read_contents(repository, node, [&](ByteView d) {
-            append(all, d);
-            return ok_status();
-        });
-        if (fed.ok())
-            fed = write_all(psql->fd(), to_bytes(filter(std::string(as_chars(all)))), "to psql");
+        auto all = restore::read_all(repository, node);
+        fed = all.ok()
+                  ? write_all(psql->fd(), to_bytes(filter(std::string(as_chars(*all)))), "to psql")
+                  : all.status();
     } else {
         fed = restore::read_contents(
             repository, node, [&](ByteView d) { return write_all(psql->fd(), d, "to psql"); });
@@ -471,10 +464,8 @@ std::string postgres_describe(const config::SourceConfig& source) {
     auto conn = pg::Conn::open(*target);
     if (!conn.ok())
         return "database " + target->dbname + " (unreachable: " + conn.status().message() + ")";
-    auto rows = (*conn)->query(
-        "SELECT (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE c.relkind IN ('r', 'p') AND n.nspname <> 'information_schema' AND n.nspname NOT "
-        "LIKE 'pg\\_%'), pg_size_pretty(pg_database_size(current_database()))");
+    auto rows = (*conn)->query("SELECT (SELECT count(*) FROM (" + std::string(k_tables_sql) +
+                               ") t), pg_size_pretty(pg_database_size(current_database()))");
     if (!rows.ok() || rows->empty()) return "database " + target->dbname;
     return "database " + target->dbname + " on " + target->describe() + ": " + (*rows)[0][0] +
            " tables, " + (*rows)[0][1];

@@ -92,11 +92,7 @@ struct BucketDump {
 
 Result<json> read_manifest(repo::Repository& repository, Id tree, const std::string& source) {
     TRY_ASSIGN(repo::Node node, restore::find_node(repository, tree, "/manifest.json"));
-    Bytes bytes;
-    TRY(restore::read_contents(repository, node, [&](ByteView d) {
-        append(bytes, d);
-        return ok_status();
-    }));
+    TRY_ASSIGN(Bytes bytes, restore::read_all(repository, node));
     json j = json::parse(as_chars(bytes), nullptr, false);
     if (j.is_discarded() || !j.contains("objects") || !j["objects"].is_array())
         return corruption("source '" + source + "': manifest.json is damaged");

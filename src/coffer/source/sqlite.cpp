@@ -174,11 +174,7 @@ Result<std::vector<Check>> sqlite_restore(repo::Repository& repository, const Re
     const auto& src = *r.source;
     TRY_ASSIGN(repo::Node db_node, restore::find_node(repository, r.tree, "/database.sqlite"));
     TRY_ASSIGN(repo::Node checks_node, restore::find_node(repository, r.tree, "/checks.json"));
-    Bytes checks_bytes;
-    TRY(restore::read_contents(repository, checks_node, [&](ByteView d) {
-        append(checks_bytes, d);
-        return ok_status();
-    }));
+    TRY_ASSIGN(Bytes checks_bytes, restore::read_all(repository, checks_node));
     json recorded = json::parse(as_chars(checks_bytes), nullptr, false);
     if (recorded.is_discarded())
         return corruption("source '" + src.name + "': checks.json is damaged");
