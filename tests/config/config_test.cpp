@@ -717,5 +717,123 @@ connections = 0
     EXPECT_TRUE(has(m, 3, {"object_lock_days is set but object_lock_mode is not"})) << join(m);
 }
 
+TEST(Config, RetentionInlineTable) {
+    Config c = parse_ok(R"([repository]
+url = "/r"
+[[set]]
+name = "app"
+retention = { keep_last = 7, keep_within = "30d", keep_hourly = 24, keep_daily = 0, keep_weekly = 4, keep_monthly = 12, keep_yearly = 1000000 }
+  [[set.source]]
+  name = "x"
+  type = "sqlite"
+  path = "/x"
+[[set]]
+name = "plain"
+  [[set.source]]
+  name = "x"
+  type = "sqlite"
+  path = "/x"
+)");
+    ASSERT_EQ(c.sets.size(), 2u);
+    ASSERT_TRUE(c.sets[0].retention.has_value());
+    const retention::Policy& p = *c.sets[0].retention;
+    EXPECT_EQ(p.keep_last, 7u);
+    EXPECT_EQ(p.keep_within_s, 30 * 86400);
+    EXPECT_EQ(p.keep_hourly, 24u);
+    EXPECT_EQ(p.keep_daily, 0u) << "0 is a rule that keeps nothing, not an unset rule";
+    EXPECT_EQ(p.keep_weekly, 4u);
+    EXPECT_EQ(p.keep_monthly, 12u);
+    EXPECT_EQ(p.keep_yearly, 1000000u);
+    EXPECT_FALSE(c.sets[1].retention.has_value()) << "no retention table: no policy";
+}
+
+TEST(Config, RetentionSubTable) {
+    // [set.retention] after the set's sources still belongs to that set.
+    Config c = parse_ok(std::string(k_head) + "[set.retention]\nkeep_daily = 7\n");
+    ASSERT_EQ(c.sets.size(), 1u);
+    ASSERT_TRUE(c.sets[0].retention.has_value());
+    const retention::Policy& p = *c.sets[0].retention;
+    EXPECT_EQ(p.keep_daily, 7u);
+    EXPECT_FALSE(p.keep_last.has_value());
+    EXPECT_FALSE(p.keep_within_s.has_value());
+    EXPECT_FALSE(p.keep_hourly.has_value());
+    EXPECT_FALSE(p.keep_weekly.has_value());
+    EXPECT_FALSE(p.keep_monthly.has_value());
+    EXPECT_FALSE(p.keep_yearly.has_value());
+    EXPECT_EQ(p.describe(), "keep-daily 7");
+}
+
+TEST(ConfigErrors, RetentionUnknownKeySuggestsClosest) {
+    auto p = problems_of(std::string(k_head) +
+                         "[set.retention]\nkeep_dialy = 7\nkeep_weekly = 4\nretain = 3\n");
+    EXPECT_TRUE(
+        has(p, 12, {"set 'app': retention: unknown key 'keep_dialy' (did you mean 'keep_daily'?)"}))
+        << join(p);
+    EXPECT_TRUE(has(p, 14,
+                    {"set 'app': retention: unknown key 'retain'", "expected one of:", "keep_last",
+                     "keep_within", "keep_yearly"}))
+        << join(p);
+    auto q = problems_of(R"([repository]
+url = "/r"
+[[set]]
+name = "app"
+retension = { keep_last = 1 }
+source = [{ name = "x", type = "sqlite", path = "/x" }]
+)");
+    EXPECT_TRUE(
+        has(q, 5, {"set 'app': unknown key 'retension' in [[set]]", "did you mean 'retention'?"}))
+        << join(q);
+}
+
+TEST(ConfigErrors, RetentionNumbers) {
+    auto p = problems_of(std::string(k_head) +
+                         "[set.retention]\nkeep_last = -1\nkeep_daily = 1000001\n"
+                         "keep_weekly = \"4\"\nkeep_monthly = 1.5\nkeep_yearly = 1000000\n");
+    EXPECT_TRUE(has(p, 12, {"set 'app': retention: keep_last: -1 is outside 0..1000000"}))
+        << join(p);
+    EXPECT_TRUE(has(p, 13, {"retention: keep_daily: 1000001 is outside 0..1000000"})) << join(p);
+    EXPECT_TRUE(has(p, 14, {"retention: keep_weekly must be an integer", "not a string"}))
+        << join(p);
+    EXPECT_TRUE(has(p, 15, {"retention: keep_monthly must be an integer", "not a float"}))
+        << join(p);
+    EXPECT_EQ(p.size(), 4u) << "keep_yearly = 1000000 is in range" << join(p);
+}
+
+TEST(ConfigErrors, RetentionBadDuration) {
+    auto p = problems_of(std::string(k_head) +
+                         "[set.retention]\nkeep_within = \"1 month\"\nkeep_last = 3\n");
+    EXPECT_TRUE(has(p, 12,
+                    {"set 'app': retention: keep_within: '1 month' is not a duration (use e.g. "
+                     "\"30s\", \"15m\", \"1h\", \"7d\", \"1h30m\")"}))
+        << join(p);
+    auto q = problems_of(std::string(k_head) + "[set.retention]\nkeep_within = 30\n");
+    EXPECT_TRUE(has(q, 12, {"retention: keep_within must be a duration string", "not an integer"}))
+        << join(q);
+    auto z = problems_of(std::string(k_head) + "[set.retention]\nkeep_within = \"0s\"\n");
+    EXPECT_TRUE(has(z, 12, {"retention: keep_within must be longer than zero"})) << join(z);
+}
+
+TEST(ConfigErrors, RetentionEmptyOrNotATable) {
+    auto p = problems_of(R"([repository]
+url = "/r"
+[[set]]
+name = "app"
+retention = {}
+source = [{ name = "x", type = "sqlite", path = "/x" }]
+)");
+    EXPECT_TRUE(has(p, 5, {"retention for set 'app' keeps nothing: set at least one keep_* rule"}))
+        << join(p);
+    auto q = problems_of(std::string(k_head) + "[set.retention]\n");
+    EXPECT_TRUE(has(q, 11, {"retention for set 'app' keeps nothing"})) << join(q);
+    auto r = problems_of(R"([repository]
+url = "/r"
+[[set]]
+name = "app"
+retention = "30d"
+source = [{ name = "x", type = "sqlite", path = "/x" }]
+)");
+    EXPECT_TRUE(has(r, 5, {"set 'app': retention must be a table", "not a string"})) << join(r);
+}
+
 }  // namespace
 }  // namespace coffer::config

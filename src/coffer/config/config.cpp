@@ -1,40 +1,16 @@
-// coffer.toml: the public entry points (parse, load, durations, lookups). The schema walk that
-// turns a toml++ tree into structs and problems lives in config_check.cpp.
+// coffer.toml: the public entry points (parse, load, lookups). The schema walk that turns a toml++
+// tree into structs and problems lives in config_check.cpp; durations are parsed by retention.
 #include "coffer/config/config.h"
 
 #include <toml++/toml.h>
 
 #include <algorithm>
 #include <exception>
-#include <limits>
 
 #include "coffer/config/config_check.h"
 #include "coffer/util/file.h"
 
 namespace coffer::config {
-
-namespace {
-
-constexpr std::string_view k_duration_hint = R"((use e.g. "30s", "15m", "1h", "7d", "1h30m"))";
-
-int64_t unit_seconds(char c) {
-    switch (c) {
-        case 's':
-            return 1;
-        case 'm':
-            return 60;
-        case 'h':
-            return 3600;
-        case 'd':
-            return 86400;
-        case 'w':
-            return 7 * 86400;
-        default:
-            return 0;
-    }
-}
-
-}  // namespace
 
 std::string_view source_type_name(SourceType t) {
     switch (t) {
@@ -67,41 +43,6 @@ const SetConfig* Config::find_set(std::string_view wanted) const {
 std::string Problem::to_string(const std::string& path) const {
     if (line > 0) return path + ":" + std::to_string(line) + ": " + message;
     return path + ": " + message;
-}
-
-Result<int64_t> parse_duration(std::string_view text) {
-    const auto bad = [&] {
-        return invalid_argument("'" + detail::shown(text) + "' is not a duration " +
-                                std::string(k_duration_hint));
-    };
-    if (text.empty()) return bad();
-    constexpr int64_t k_max = std::numeric_limits<int64_t>::max();
-    int64_t total = 0;
-    int64_t previous_unit = k_max;  // units must come largest first, each at most once
-    bool overflow = false;
-    size_t i = 0;
-    while (i < text.size()) {
-        if (text[i] < '0' || text[i] > '9') return bad();
-        int64_t n = 0;
-        for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i) {
-            int digit = text[i] - '0';
-            if (n > (k_max - digit) / 10)
-                overflow = true;
-            else
-                n = n * 10 + digit;
-        }
-        if (i == text.size()) return bad();  // a number without a unit
-        int64_t unit = unit_seconds(text[i++]);
-        if (unit == 0 || unit >= previous_unit) return bad();
-        previous_unit = unit;
-        if (overflow || n > k_max / unit || total > k_max - n * unit) {
-            overflow = true;
-            continue;  // keep scanning so a malformed tail is still reported as malformed
-        }
-        total += n * unit;
-    }
-    if (overflow) return invalid_argument("'" + detail::shown(text) + "' is too long a duration");
-    return total;
 }
 
 Result<Config> parse(std::string_view text, const std::string& path,

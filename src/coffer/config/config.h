@@ -16,7 +16,12 @@
 //                 with sh -c), min_size (bytes, integer; a source smaller than this fails the
 //                 backup; default 1), max_shrink (fraction 0..1: a source shrinking by more
 //                 than this against the previous snapshot fails; default 0.5, 1 disables),
-//                 on_shrink ("fail" or "warn"; default "fail"), tags (array of strings)
+//                 on_shrink ("fail" or "warn"; default "fail"), tags (array of strings),
+//                 retention (a table, inline or [set.retention]; see below)
+//   retention     keep_last, keep_hourly, keep_daily, keep_weekly, keep_monthly, keep_yearly
+//                 (integers 0..1000000), keep_within (duration, longer than zero); every key
+//                 optional but at least one required. Absent: the set has no policy and
+//                 retention removes nothing. See docs/retention.md and retention/policy.h
 //   [[set.source]] name (required, same charset, unique within the set), type (required:
 //                 "postgres" | "sqlite" | "files" | "s3" | "command"), and per type:
 //       postgres: dsn (required, a libpq URI or "key=value" string; a password in it is passed
@@ -36,6 +41,7 @@
 #include <string>
 #include <vector>
 
+#include "coffer/retention/policy.h"
 #include "coffer/util/status.h"
 
 namespace coffer::config {
@@ -80,6 +86,7 @@ struct SetConfig {
     double max_shrink = 0.5;
     bool fail_on_shrink = true;
     std::vector<std::string> tags;
+    std::optional<retention::Policy> retention;  // nullopt: no [set.retention], keep everything
     std::vector<SourceConfig> sources;
 
     const SourceConfig* find_source(std::string_view name) const;
@@ -122,6 +129,7 @@ Result<Config> parse(std::string_view text, const std::string& path,
                      std::vector<Problem>* problems = nullptr);
 
 // "30s", "15m", "1h", "7d", "2w", "1h30m" -> seconds. Code::invalid_argument otherwise.
-Result<int64_t> parse_duration(std::string_view text);
+// One parser for the whole program: it lives in retention, next to its inverse format_duration.
+using retention::parse_duration;
 
 }  // namespace coffer::config

@@ -19,9 +19,14 @@ const Keys k_repository_keys = {
     "url",       "host_key",      "recovery_key_file", "mirrors",
     "cache_dir", "access_key_id", "secret_access_key", "region",
     "ca_file",   "connections",   "object_lock_mode",  "object_lock_days"};
-const Keys k_set_keys = {"name",         "rpo",          "rto",      "pre_restore",
-                         "post_restore", "health_check", "min_size", "max_shrink",
-                         "on_shrink",    "tags",         "source"};
+const Keys k_set_keys = {"name",         "rpo",          "rto",       "pre_restore",
+                         "post_restore", "health_check", "min_size",  "max_shrink",
+                         "on_shrink",    "tags",         "retention", "source"};
+const Keys k_retention_keys = {"keep_last",   "keep_within",  "keep_hourly", "keep_daily",
+                               "keep_weekly", "keep_monthly", "keep_yearly"};
+// More than any schedule needs (keep_last: a snapshot a minute for almost two years), so a
+// larger number is taken for a typo.
+constexpr int64_t k_max_keep = 1000000;
 const Keys k_source_keys = {"name", "type"};
 
 struct TypeInfo {
@@ -470,6 +475,7 @@ private:
                 add(line_of(*t.get("on_shrink")), s.prefix("on_shrink") + ": '" + shown(*v) +
                                                       R"(' is not valid: use "fail" or "warn")");
         }
+        set.retention = retention_policy(s);
 
         const std::string no_sources = s.label +
                                        " has no sources: add at least one [[set.source]] with a "
@@ -507,6 +513,55 @@ private:
             set.sources.push_back(std::move(src));
         }
         return set;
+    }
+
+    // retention = { keep_daily = 7, ... } or [set.retention]; nullopt when absent or invalid.
+    std::optional<retention::Policy> retention_policy(const Scope& set) {
+        const toml::node* n = set.table.get("retention");
+        if (!n) return std::nullopt;
+        const toml::table* t = n->as_table();
+        if (!t) {
+            add(line_of(*n), set.prefix("retention") +
+                                 " must be a table (e.g. retention = { keep_daily = 7, "
+                                 "keep_within = \"30d\" }), not " +
+                                 kind_of(*n));
+            return std::nullopt;
+        }
+        if (t->empty()) {
+            add(line_of(*n),
+                "retention for " + set.label + " keeps nothing: set at least one keep_* rule");
+            return std::nullopt;
+        }
+        Scope s{*t, set.prefix("retention"), ""};
+        check_keys(s, k_retention_keys, nullptr);
+        const size_t before = m_problems.size();
+        retention::Policy p;
+        p.keep_last = keep_count(s, "keep_last");
+        p.keep_hourly = keep_count(s, "keep_hourly");
+        p.keep_daily = keep_count(s, "keep_daily");
+        p.keep_weekly = keep_count(s, "keep_weekly");
+        p.keep_monthly = keep_count(s, "keep_monthly");
+        p.keep_yearly = keep_count(s, "keep_yearly");
+        p.keep_within_s = duration(s, "keep_within");
+        if (m_problems.size() != before) return std::nullopt;
+        return p;
+    }
+
+    std::optional<uint32_t> keep_count(const Scope& s, std::string_view key) {
+        const toml::node* n = s.table.get(key);
+        if (!n) return std::nullopt;
+        const auto* v = n->as_integer();
+        if (!v) {
+            add(line_of(*n),
+                s.prefix(key) + " must be an integer (a count of snapshots), not " + kind_of(*n));
+            return std::nullopt;
+        }
+        if (v->get() < 0 || v->get() > k_max_keep) {
+            add(line_of(*n), s.prefix(key) + ": " + std::to_string(v->get()) + " is outside 0.." +
+                                 std::to_string(k_max_keep));
+            return std::nullopt;
+        }
+        return static_cast<uint32_t>(v->get());
     }
 
     SourceConfig source_config(const toml::table& t, const std::string& set_prefix, size_t index,
