@@ -58,6 +58,29 @@ TEST(ListPage, RejectsWhatIsNotAListing) {
               Code::corruption);
 }
 
+TEST(ListPage, LastModifiedBecomesNanoseconds) {
+    auto page = parse_list_page(
+        "<ListBucketResult><IsTruncated>false</IsTruncated><Contents><Key>k</Key><Size>1</Size>"
+        "<LastModified>2026-11-23T16:46:00.250Z</LastModified></Contents></ListBucketResult>");
+    ASSERT_TRUE(page.ok()) << page.status().to_string();
+    // 2026-11-23T16:46:00Z is 1795452360 s after the epoch.
+    EXPECT_EQ(page->entries.at(0).last_modified_ns, 1795452360LL * 1000000000 + 250000000);
+    auto bad = parse_list_page(
+        "<ListBucketResult><Contents><Key>k</Key><LastModified>yesterday</LastModified>"
+        "</Contents></ListBucketResult>");
+    EXPECT_EQ(bad.status().code(), Code::corruption);
+}
+
+TEST(Timestamp, WholeSecondsFractionsAndGarbage) {
+    EXPECT_EQ(*parse_timestamp("1970-01-01T00:00:00Z"), 0);
+    EXPECT_EQ(*parse_timestamp("2026-11-23T16:46:00Z"), 1795452360LL * 1000000000);
+    EXPECT_EQ(*parse_timestamp("2026-11-23T16:46:00.123456789Z"),
+              1795452360LL * 1000000000 + 123456789);
+    for (auto t : {"", "2026-11-23", "2026-11-23T16:46:00", "2026-11-23T16:46:00+01:00",
+                   "2026-13-01T00:00:00Z", "2026-11-23T16:46:00Zjunk"})
+        EXPECT_FALSE(parse_timestamp(t).ok()) << t;
+}
+
 TEST(ErrorBody, CodeAndMessage) {
     Error e = parse_error(
         "<?xml version=\"1.0\"?><Error><Code>NoSuchKey</Code><Message>The specified key does "

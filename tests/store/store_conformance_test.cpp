@@ -3,6 +3,7 @@
 // directory, a test bucket) and is torn down after the test.
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <ostream>
@@ -185,6 +186,25 @@ TEST_P(StoreConformance, Stat) {
     ASSERT_TRUE(info.ok()) << info.status().to_string();
     EXPECT_EQ(info->name, "packs/00/0011");
     EXPECT_EQ(info->size, 5u);
+}
+
+// Prune's grace period trusts list()'s modification times: they must be the store's real ones.
+TEST_P(StoreConformance, ListGivesModificationTimes) {
+    auto now = [] {
+        return std::chrono::duration_cast<std::chrono::nanoseconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+            .count();
+    };
+    int64_t before = now();
+    put_ok("packs/00/0022", "x");
+    int64_t after = now();
+    auto listed = store().list("packs/00/");
+    ASSERT_TRUE(listed.ok()) << listed.status().to_string();
+    ASSERT_EQ(listed->size(), 1u);
+    // S3 servers keep whole seconds (or milliseconds) of their own clock on loopback.
+    constexpr int64_t k_slack = 2'000'000'000;
+    EXPECT_GE((*listed)[0].mtime_ns, before - k_slack);
+    EXPECT_LE((*listed)[0].mtime_ns, after + k_slack);
 }
 
 TEST_P(StoreConformance, MissingObjectsAreNotFound) {

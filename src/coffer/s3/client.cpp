@@ -599,7 +599,7 @@ Status Client::list(std::string_view bucket, std::string_view prefix,
             if (!e.key.starts_with(prefix))
                 return corruption(what + ": server listed \"" + e.key.substr(0, 200) +
                                   "\", which is outside the prefix");
-            TRY(each(ListEntry{e.key, e.size, e.etag}));
+            TRY(each(ListEntry{e.key, e.size, e.etag, e.last_modified_ns}));
         }
         if (!page->truncated) return ok_status();
         if (page->next_token.empty() || page->next_token == token)

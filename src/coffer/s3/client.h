@@ -91,7 +91,8 @@ struct PutOptions {
 struct ListEntry {
     std::string key;
     uint64_t size = 0;
-    std::string etag;  // quotes removed, as in ObjectMeta
+    std::string etag;              // quotes removed, as in ObjectMeta
+    int64_t last_modified_ns = 0;  // LastModified, ns since the Unix epoch
 };
 
 class Client {

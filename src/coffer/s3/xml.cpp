@@ -3,6 +3,8 @@
 #include <expat.h>
 
 #include <charconv>
+#include <cstdio>
+#include <ctime>
 #include <functional>
 #include <memory>
 
@@ -81,6 +83,33 @@ bool parse_u64(std::string_view s, uint64_t& out) {
 
 }  // namespace
 
+Result<int64_t> parse_timestamp(std::string_view text) {
+    std::string t(text.substr(0, 64));
+    int y, mo, d, h, mi, sec, consumed = 0;
+    if (std::sscanf(t.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec,
+                    &consumed) != 6 ||
+        mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+        return invalid_argument("timestamp \"" + t + "\" is not ISO 8601 UTC");
+    size_t pos = static_cast<size_t>(consumed);
+    int64_t nanos = 0;
+    if (pos < t.size() && t[pos] == '.') {
+        int digits = 0;
+        for (++pos; pos < t.size() && t[pos] >= '0' && t[pos] <= '9'; ++pos, ++digits)
+            if (digits < 9) nanos = nanos * 10 + (t[pos] - '0');
+        for (; digits < 9; ++digits) nanos *= 10;
+    }
+    if (pos + 1 != t.size() || t[pos] != 'Z')
+        return invalid_argument("timestamp \"" + t + "\" is not ISO 8601 UTC");
+    struct tm tm {};
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    tm.tm_sec = sec;
+    return int64_t(timegm(&tm)) * 1000000000 + nanos;
+}
+
 Result<ListPage> parse_list_page(std::string_view body) {
     ListPage page;
     ListEntry current;
@@ -102,6 +131,10 @@ Result<ListPage> parse_list_page(std::string_view body) {
             if (current.etag.size() >= 2 && current.etag.front() == '"' &&
                 current.etag.back() == '"')
                 current.etag = current.etag.substr(1, current.etag.size() - 2);
+        } else if (path == "ListBucketResult/Contents/LastModified") {
+            auto t = parse_timestamp(text);
+            if (!t.ok() && problem.empty()) problem = t.status().message();
+            current.last_modified_ns = t.ok() ? *t : 0;
         } else if (path == "ListBucketResult/Contents") {
             if (!have_key && problem.empty()) problem = "an entry has no key";
             page.entries.push_back(std::move(current));

@@ -14,7 +14,8 @@ namespace coffer::s3::xml {
 struct ListEntry {
     std::string key;
     uint64_t size = 0;
-    std::string etag;  // without its quotes
+    std::string etag;              // without its quotes
+    int64_t last_modified_ns = 0;  // LastModified; 0 when absent
 };
 
 struct ListPage {
@@ -32,6 +33,10 @@ struct Error {
     std::string code;     // "AccessDenied"; empty when the body is not an S3 error document
     std::string message;  // "Access Denied"
 };
+
+// An ISO 8601 UTC timestamp as S3 writes them ("2026-11-23T16:46:00.000Z", fraction
+// optional) -> ns since the Unix epoch. Code::invalid_argument otherwise.
+Result<int64_t> parse_timestamp(std::string_view text);
 
 // Best effort: an empty Error when the body is empty or not an <Error> document.
 Error parse_error(std::string_view body);

@@ -31,6 +31,10 @@ enum class PutMode { overwrite, create_only };
 struct ObjectInfo {
     std::string name;  // full name relative to the store root
     uint64_t size = 0;
+    // Last modification, ns since the Unix epoch, as the store saw it (the server's clock for
+    // S3). Filled in by list() (stat() may leave it 0); prune's grace period is measured
+    // against it.
+    int64_t mtime_ns = 0;
 };
 
 struct Capabilities {
@@ -55,6 +59,12 @@ public:
     virtual Result<std::vector<ObjectInfo>> list(std::string_view prefix) = 0;
     // Code::not_found if absent.
     virtual Status remove(std::string_view name) = 0;
+    // Until when a write-once retention (S3 Object Lock) forbids removing the object: ns since
+    // the Unix epoch, or 0 when it may be removed now. Stores without retention return 0.
+    virtual Result<int64_t> retained_until(std::string_view name) {
+        (void)name;
+        return int64_t{0};
+    }
 
     virtual Capabilities capabilities() const = 0;
     // Human-readable location for messages ("/var/backups/coffer").

@@ -47,6 +47,9 @@ public:
     Result<ObjectInfo> stat(std::string_view name) override;
     Result<std::vector<ObjectInfo>> list(std::string_view prefix) override;
     Status remove(std::string_view name) override;
+    Result<int64_t> retained_until(std::string_view name) override {
+        return m_inner->retained_until(name);
+    }
     Capabilities capabilities() const override { return m_inner->capabilities(); }
     std::string location() const override { return m_inner->location(); }
 

@@ -25,6 +25,10 @@ namespace {
 
 constexpr std::string_view kTempPrefix = ".tmp-";
 
+int64_t mtime_ns(const struct stat& st) {
+    return int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+}
+
 bool is_temp_name(std::string_view component) {
     return component.starts_with(kTempPrefix);
 }
@@ -301,7 +305,7 @@ Result<ObjectInfo> LocalStore::stat(std::string_view name) {
         return errno_status("stat " + path, err);
     }
     if (!S_ISREG(st.st_mode)) return not_found("stat " + path + ": not a regular file");
-    return ObjectInfo{std::string(name), static_cast<uint64_t>(st.st_size)};
+    return ObjectInfo{std::string(name), static_cast<uint64_t>(st.st_size), mtime_ns(st)};
 }
 
 Status LocalStore::remove(std::string_view name) {
@@ -349,12 +353,14 @@ Status LocalStore::walk(int dirfd, const std::string& rel, std::string_view part
                 return errno_status("list: stat " + path_of(rel + std::string(entry)), errno);
             }
             if (S_ISREG(st.st_mode)) {
-                out.push_back({rel + std::string(entry), static_cast<uint64_t>(st.st_size)});
+                out.push_back(
+                    {rel + std::string(entry), static_cast<uint64_t>(st.st_size), mtime_ns(st)});
             }
             continue;
         }
         if (S_ISREG(st.st_mode)) {
-            out.push_back({rel + std::string(entry), static_cast<uint64_t>(st.st_size)});
+            out.push_back(
+                {rel + std::string(entry), static_cast<uint64_t>(st.st_size), mtime_ns(st)});
         } else if (S_ISDIR(st.st_mode)) {
             int sub = ::openat(::dirfd(dir.get()), e->d_name,
                                O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);

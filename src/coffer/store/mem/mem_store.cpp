@@ -1,11 +1,19 @@
 #include "coffer/store/mem/mem_store.h"
 
+#include <chrono>
+
 namespace coffer::store {
 
 namespace {
 
 std::string describe(std::string_view name) {
     return "mem:" + std::string(name);
+}
+
+int64_t now_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
 }
 
 }  // namespace
@@ -19,9 +27,9 @@ Status MemStore::put(std::string_view name, ByteView data, PutMode mode) {
         if (mode == PutMode::create_only) {
             return already_exists("put " + describe(name) + ": object exists");
         }
-        it->second = std::move(copy);
+        it->second = {std::move(copy), now_ns()};
     } else {
-        m_objects.emplace(std::string(name), std::move(copy));
+        m_objects.emplace(std::string(name), Object{std::move(copy), now_ns()});
     }
     return ok_status();
 }
@@ -31,7 +39,7 @@ Result<Bytes> MemStore::get(std::string_view name) {
     std::lock_guard lock(m_mu);
     auto it = m_objects.find(name);
     if (it == m_objects.end()) return not_found("get " + describe(name) + ": no such object");
-    return it->second;
+    return it->second.data;
 }
 
 Result<Bytes> MemStore::get_range(std::string_view name, uint64_t offset, uint64_t length) {
@@ -39,7 +47,7 @@ Result<Bytes> MemStore::get_range(std::string_view name, uint64_t offset, uint64
     std::lock_guard lock(m_mu);
     auto it = m_objects.find(name);
     if (it == m_objects.end()) return not_found("get " + describe(name) + ": no such object");
-    const Bytes& data = it->second;
+    const Bytes& data = it->second.data;
     const uint64_t size = data.size();
     if (offset > size || length > size - offset) {
         return corruption("read " + describe(name) + ": range " + std::to_string(offset) + "+" +
@@ -55,7 +63,7 @@ Result<ObjectInfo> MemStore::stat(std::string_view name) {
     std::lock_guard lock(m_mu);
     auto it = m_objects.find(name);
     if (it == m_objects.end()) return not_found("stat " + describe(name) + ": no such object");
-    return ObjectInfo{it->first, it->second.size()};
+    return ObjectInfo{it->first, it->second.data.size(), it->second.mtime_ns};
 }
 
 Result<std::vector<ObjectInfo>> MemStore::list(std::string_view prefix) {
@@ -72,7 +80,7 @@ Result<std::vector<ObjectInfo>> MemStore::list(std::string_view prefix) {
     std::lock_guard lock(m_mu);
     for (auto it = m_objects.lower_bound(prefix);
          it != m_objects.end() && std::string_view(it->first).starts_with(prefix); ++it) {
-        out.push_back({it->first, it->second.size()});
+        out.push_back({it->first, it->second.data.size(), it->second.mtime_ns});
     }
     return out;
 }

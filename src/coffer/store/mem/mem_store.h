@@ -22,8 +22,12 @@ public:
     std::string location() const override { return "mem:"; }
 
 private:
+    struct Object {
+        Bytes data;
+        int64_t mtime_ns = 0;
+    };
     mutable std::mutex m_mu;
-    std::map<std::string, Bytes, std::less<>> m_objects;
+    std::map<std::string, Object, std::less<>> m_objects;
 };
 
 }  // namespace coffer::store

@@ -1,5 +1,7 @@
 #include "coffer/store/s3/s3_store.h"
 
+#include "coffer/s3/xml.h"
+
 #include <ctime>
 
 namespace coffer::store {
@@ -161,10 +163,22 @@ Result<std::vector<ObjectInfo>> S3Store::list(std::string_view prefix) {
     std::vector<ObjectInfo> out;
     TRY(m_client->list(m_location.bucket, key_of(prefix), [&](const s3::ListEntry& e) {
         std::string_view name = std::string_view(e.key).substr(m_key_prefix.size());
-        if (validate_name(name).ok()) out.push_back({std::string(name), e.size});
+        if (validate_name(name).ok())
+            out.push_back({std::string(name), e.size, e.last_modified_ns});
         return ok_status();
     }));
     return out;
+}
+
+Result<int64_t> S3Store::retained_until(std::string_view name) {
+    TRY(validate_name(name));
+    TRY_ASSIGN(s3::ObjectMeta meta, m_client->head(m_location.bucket, key_of(name)));
+    if (meta.retain_until.empty()) return int64_t{0};
+    auto until = s3::xml::parse_timestamp(meta.retain_until);
+    if (!until.ok())
+        return corruption("object " + std::string(name) + ": the server's retain-until date \"" +
+                          meta.retain_until.substr(0, 40) + "\" is not ISO 8601");
+    return *until;
 }
 
 Status S3Store::remove(std::string_view name) {

@@ -49,6 +49,8 @@ public:
     Result<ObjectInfo> stat(std::string_view name) override;
     Result<std::vector<ObjectInfo>> list(std::string_view prefix) override;
     Status remove(std::string_view name) override;
+    // From HEAD's x-amz-object-lock-retain-until-date (GOVERNANCE or COMPLIANCE alike).
+    Result<int64_t> retained_until(std::string_view name) override;
     // PUT replaces atomically; keys are flat strings, not directories.
     Capabilities capabilities() const override { return {true, false}; }
     // "s3:http://host:port/bucket/prefix": no credentials.
