@@ -13,7 +13,10 @@ namespace coffer::mirror {
 namespace {
 
 // Copy order; see mirror.h. Anything else (locks/, stray files) is not part of the repository.
-const std::vector<std::string> k_groups = {"config", "keys/", "packs/", "index/", "snapshots/"};
+// Tombstones go before snapshots: a manifest whose predecessor was forgotten at the source is
+// valid at the mirror only once the tombstone that explains the gap is there.
+const std::vector<std::string> k_groups = {"config", "keys/",       "packs/",
+                                           "index/", "tombstones/", "snapshots/"};
 
 std::string group_of(const std::string& name) {
     for (const auto& g : k_groups)
@@ -23,7 +26,8 @@ std::string group_of(const std::string& name) {
 
 // Content-addressed objects carry their SHA-256 as the last path component.
 bool content_addressed(const std::string& group) {
-    return group == "packs/" || group == "index/" || group == "snapshots/";
+    return group == "packs/" || group == "index/" || group == "tombstones/" ||
+           group == "snapshots/";
 }
 
 Status check_name(const std::string& name, ByteView data) {

@@ -81,10 +81,14 @@ Status PackWriter::add(const Id& id, ChunkType type, ByteView plaintext) {
     return ok_status();
 }
 
-Result<FinishedPack> PackWriter::finish() {
+namespace {
+
+// Appends the sealed trailer for entries (and its length) to a pack that holds its header and
+// records, and names it.
+Result<FinishedPack> seal_pack(const KeyRing& keys, Bytes bytes, std::vector<PackEntry> entries) {
     Writer w;
-    w.varint(m_entries.size());
-    for (const auto& e : m_entries) {
+    w.varint(entries.size());
+    for (const auto& e : entries) {
         w.id(e.id);
         w.u8(static_cast<uint8_t>(e.type));
         w.varint(e.offset);
@@ -92,24 +96,51 @@ Result<FinishedPack> PackWriter::finish() {
         w.varint(e.raw_length);
     }
     Bytes nonce = crypto::random_bytes(crypto::k_gcm_nonce_size);
-    ByteView header(m_bytes.data(), k_pack_header_size);
-    TRY_ASSIGN(Bytes sealed,
-               crypto::aes_gcm_seal(m_keys->trailer_key.view(), nonce, header, w.out()));
+    ByteView header(bytes.data(), k_pack_header_size);
+    TRY_ASSIGN(Bytes sealed, crypto::aes_gcm_seal(keys.trailer_key.view(), nonce, header, w.out()));
     size_t trailer_len = nonce.size() + sealed.size();
-    append(m_bytes, nonce);
-    append(m_bytes, sealed);
+    append(bytes, nonce);
+    append(bytes, sealed);
     uint8_t len[4];
     store_le32(len, static_cast<uint32_t>(trailer_len));
-    append(m_bytes, ByteView(len, 4));
+    append(bytes, ByteView(len, 4));
 
     FinishedPack out;
-    out.id = crypto::sha256(m_bytes);
-    out.bytes = std::move(m_bytes);
-    out.entries = std::move(m_entries);
+    out.id = crypto::sha256(bytes);
+    out.bytes = std::move(bytes);
+    out.entries = std::move(entries);
+    return out;
+}
+
+}  // namespace
+
+Result<FinishedPack> PackWriter::finish() {
+    Bytes bytes = std::move(m_bytes);
+    std::vector<PackEntry> entries = std::move(m_entries);
     m_bytes.clear();
     m_entries.clear();
     m_data_key.wipe();
-    return out;
+    return seal_pack(*m_keys, std::move(bytes), std::move(entries));
+}
+
+Result<FinishedPack> rewrite_pack(const KeyRing& keys, ByteView header,
+                                  const std::vector<std::pair<PackEntry, ByteView>>& records) {
+    if (header.size() != k_pack_header_size)
+        return invalid_argument("rewrite_pack: header is not " +
+                                std::to_string(k_pack_header_size) + " bytes");
+    Bytes bytes(header.begin(), header.end());
+    std::vector<PackEntry> entries;
+    entries.reserve(records.size());
+    for (const auto& [entry, record] : records) {
+        if (record.size() != entry.length)
+            return invalid_argument("rewrite_pack: record of chunk " + entry.id.short_hex() +
+                                    " does not have its indexed length");
+        PackEntry moved = entry;
+        moved.offset = static_cast<uint32_t>(bytes.size());
+        append(bytes, record);
+        entries.push_back(moved);
+    }
+    return seal_pack(keys, std::move(bytes), std::move(entries));
 }
 
 Result<PackHeader> parse_pack_header(ByteView header, const std::string& pack_label) {

@@ -53,6 +53,15 @@ private:
     std::vector<PackEntry> m_entries;
 };
 
+// For prune: a smaller copy of a pack holding only some of its records. It keeps the pack's
+// header, and with it the data key sealed to the recovery key, and copies each record byte for
+// byte (a record's key and AAD depend on its chunk ID, not its offset), then seals a new
+// trailer. Needs only the metadata key: nothing is decrypted or encrypted again, so the host
+// can repack without being able to read. header is the old pack's first k_pack_header_size
+// bytes; each record must be exactly entry.length bytes. Offsets in the result are new.
+Result<FinishedPack> rewrite_pack(const KeyRing& keys, ByteView header,
+                                  const std::vector<std::pair<PackEntry, ByteView>>& records);
+
 struct PackHeader {
     Bytes key_id;
     Bytes stanza;

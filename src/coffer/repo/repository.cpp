@@ -149,13 +149,17 @@ Result<std::unique_ptr<Repository>> Repository::open(std::shared_ptr<store::Stor
     return repo;
 }
 
-Status Repository::load_index(std::vector<std::string>* skipped) {
+Result<std::vector<Repository::IndexObject>> Repository::read_index_objects(
+    std::vector<std::string>* skipped) {
     TRY_ASSIGN(auto objects, m_store->list("index/"));
-    Index index;
+    std::vector<IndexObject> out;
     auto load_one = [&](const store::ObjectInfo& o) -> Status {
-        std::string label = "index " + o.name.substr(6);
+        std::string hex = o.name.substr(6);
+        std::string label = "index " + hex;
+        auto id = Id::parse_hex(hex);
+        if (!id) return corruption("index/ holds a stray object " + o.name);
         TRY_ASSIGN(Bytes bytes, m_store->get(o.name));
-        if (crypto::sha256(bytes).hex() != o.name.substr(6))
+        if (crypto::sha256(bytes) != *id)
             return integrity_error(label +
                                    " does not match its name (damaged): run 'coffer "
                                    "verify' and restore it from a mirror");
@@ -163,8 +167,7 @@ Status Repository::load_index(std::vector<std::string>* skipped) {
         if (!ct_equal(header.key_id, m_keys->key_id)) return ok_status();
         TRY_ASSIGN(Bytes payload, open_meta(*m_keys, bytes, MetaType::index, label));
         TRY_ASSIGN(auto packs, decode_index_payload(payload, label));
-        for (const auto& p : packs)
-            for (const auto& e : p.entries) index.add(p.pack, e);
+        out.push_back({*id, o.mtime_ns, std::move(packs)});
         return ok_status();
     };
     for (const auto& o : objects) {
@@ -173,10 +176,44 @@ Status Repository::load_index(std::vector<std::string>* skipped) {
         if (!skipped) return st;
         skipped->push_back(st.message());
     }
+    return out;
+}
+
+Status Repository::load_index(std::vector<std::string>* skipped) {
+    TRY_ASSIGN(auto objects, read_index_objects(skipped));
+    adopt_index(objects);
+    return ok_status();
+}
+
+void Repository::adopt_index(const std::vector<IndexObject>& objects) {
+    Index index;
+    for (const auto& o : objects)
+        for (const auto& p : o.packs)
+            for (const auto& e : p.entries) index.add(p.pack, e);
     std::lock_guard lock(m_mu);
     m_index = std::move(index);
     m_index_loaded = true;
-    return ok_status();
+}
+
+Result<std::vector<Id>> Repository::write_index(const std::vector<IndexedPack>& packs) {
+    std::vector<Id> ids;
+    size_t begin = 0;
+    while (begin < packs.size()) {
+        size_t end = begin, entries = 0;
+        while (end < packs.size() && (end == begin || entries < k_index_flush_entries))
+            entries += packs[end++].entries.size();
+        std::vector<IndexedPack> part(packs.begin() + begin, packs.begin() + end);
+        TRY_ASSIGN(Bytes sealed, seal_meta(*m_keys, MetaType::index, encode_index_payload(part)));
+        Id id = crypto::sha256(sealed);
+        TRY(m_store->put(index_name(id), sealed));
+        {
+            std::lock_guard lock(m_mu);
+            m_stats.packed_added += sealed.size();
+        }
+        ids.push_back(id);
+        begin = end;
+    }
+    return ids;
 }
 
 Status Repository::ensure_index() {
@@ -254,17 +291,13 @@ Status Repository::write_index_locked(std::unique_lock<std::mutex>& lock) {
     std::vector<IndexedPack> packs = std::move(m_unindexed);
     m_unindexed.clear();
     lock.unlock();
-    Bytes payload = encode_index_payload(packs);
-    auto sealed = seal_meta(*m_keys, MetaType::index, payload);
-    Status st = sealed.status();
-    if (st.ok()) st = m_store->put(index_name(crypto::sha256(*sealed)), *sealed);
+    auto written = write_index(packs);
     lock.lock();
-    if (!st.ok()) {
+    if (!written.ok()) {
         // Keep them for the next attempt; the packs themselves are durable.
         for (auto& p : packs) m_unindexed.push_back(std::move(p));
-        return st.with_context("write index");
+        return written.status().with_context("write index");
     }
-    m_stats.packed_added += sealed->size();
     return ok_status();
 }
 
@@ -361,28 +394,102 @@ Result<Bytes> Repository::load_chunk(const Id& id, ChunkType expected) {
     return plain;
 }
 
-Result<std::vector<Snapshot>> Repository::list_snapshots() {
-    TRY_ASSIGN(auto objects, m_store->list("snapshots/"));
-    std::vector<Snapshot> out;
+Result<std::vector<std::pair<Id, Bytes>>> Repository::load_own_meta(std::string_view prefix,
+                                                                    MetaType type,
+                                                                    std::string_view kind) {
+    TRY_ASSIGN(auto objects, m_store->list(prefix));
+    std::vector<std::pair<Id, Bytes>> out;
     for (const auto& o : objects) {
-        std::string hex = o.name.substr(10);
-        std::string label = "snapshot " + hex.substr(0, 8);
+        std::string hex = o.name.substr(prefix.size());
+        std::string label = std::string(kind) + " " + hex.substr(0, 8);
         auto id = Id::parse_hex(hex);
-        if (!id) return corruption("snapshots/ holds a stray object " + o.name);
+        if (!id) return corruption(std::string(prefix) + " holds a stray object " + o.name);
         TRY_ASSIGN(Bytes bytes, m_store->get(o.name));
         if (crypto::sha256(bytes) != *id)
             return integrity_error(label + " does not match its name (damaged)");
         TRY_ASSIGN(MetaHeader header, parse_meta_header(bytes, label));
         if (!ct_equal(header.key_id, m_keys->key_id)) continue;
-        TRY_ASSIGN(Bytes payload, open_meta(*m_keys, bytes, MetaType::snapshot, label));
-        TRY_ASSIGN(Snapshot s, Snapshot::parse(payload, label));
-        s.id = *id;
+        TRY_ASSIGN(Bytes payload, open_meta(*m_keys, bytes, type, label));
+        out.emplace_back(*id, std::move(payload));
+    }
+    return out;
+}
+
+Result<std::vector<Snapshot>> Repository::list_snapshots() {
+    TRY_ASSIGN(auto objects, load_own_meta("snapshots/", MetaType::snapshot, "snapshot"));
+    std::vector<Snapshot> out;
+    for (const auto& [id, payload] : objects) {
+        TRY_ASSIGN(Snapshot s, Snapshot::parse(payload, "snapshot " + id.short_hex()));
+        s.id = id;
         out.push_back(std::move(s));
     }
     std::sort(out.begin(), out.end(), [](const Snapshot& a, const Snapshot& b) {
         return a.time_ns != b.time_ns ? a.time_ns < b.time_ns : a.id < b.id;
     });
     return out;
+}
+
+Result<std::vector<Tombstone>> Repository::list_tombstones() {
+    TRY_ASSIGN(auto objects, load_own_meta("tombstones/", MetaType::tombstone, "tombstone"));
+    std::vector<Tombstone> out;
+    for (const auto& [id, payload] : objects) {
+        TRY_ASSIGN(Tombstone t, Tombstone::parse(payload, "tombstone " + id.short_hex()));
+        t.id = id;
+        out.push_back(std::move(t));
+    }
+    std::sort(out.begin(), out.end(), [](const Tombstone& a, const Tombstone& b) {
+        return a.time_ns != b.time_ns ? a.time_ns < b.time_ns : a.id < b.id;
+    });
+    return out;
+}
+
+Result<Id> Repository::forget_snapshots(const std::vector<Snapshot>& snapshots,
+                                        const std::string& reason) {
+    if (snapshots.empty()) return invalid_argument("forget: no snapshots given");
+    TRY_ASSIGN(auto all, list_snapshots());
+    uint64_t newest = 0;
+    for (const auto& s : all) newest = std::max(newest, s.sequence);
+    Tombstone t;
+    t.time_ns = now_unix_ns();
+    t.reason = reason;
+    for (const auto& s : snapshots) {
+        if (s.key_id != to_hex(m_keys->key_id))
+            return invalid_argument("snapshot " + s.id.short_hex() +
+                                    " belongs to another host key; forget it with that key");
+        if (s.sequence == newest)
+            return invalid_argument("snapshot " + s.id.short_hex() +
+                                    " is this host key's newest snapshot, which anchors its "
+                                    "chain: it is never forgotten");
+        t.snapshots.push_back({s.id, s.sequence, s.time_ns});
+    }
+    TRY_ASSIGN(Bytes sealed, seal_meta(*m_keys, MetaType::tombstone, as_bytes(t.to_json())));
+    Id id = crypto::sha256(sealed);
+    TRY(m_store->put(tombstone_name(id), sealed, store::PutMode::create_only)
+            .with_context("write tombstone"));
+    for (const auto& s : snapshots) {
+        Status st = m_store->remove(snapshot_name(s.id));
+        if (!st.ok() && st.code() != Code::not_found)
+            return st.with_context("forget snapshot " + s.id.short_hex() +
+                                   " (its tombstone is written; run forget again to finish)");
+    }
+    return id;
+}
+
+Result<size_t> Repository::finish_forget() {
+    TRY_ASSIGN(auto tombstones, list_tombstones());
+    TRY_ASSIGN(auto present, m_store->list("snapshots/"));
+    std::unordered_set<std::string> names;
+    for (const auto& o : present) names.insert(o.name);
+    size_t removed = 0;
+    for (const auto& t : tombstones)
+        for (const auto& s : t.snapshots) {
+            if (!names.count(snapshot_name(s.id))) continue;
+            Status st = m_store->remove(snapshot_name(s.id));
+            if (!st.ok() && st.code() != Code::not_found)
+                return st.with_context("finish forgetting snapshot " + s.id.short_hex());
+            removed++;
+        }
+    return removed;
 }
 
 Result<Snapshot> Repository::find_snapshot(std::string_view spec) {

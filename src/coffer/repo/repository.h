@@ -21,6 +21,7 @@
 #include "coffer/repo/index.h"
 #include "coffer/repo/keyring.h"
 #include "coffer/repo/snapshot.h"
+#include "coffer/repo/tombstone.h"
 #include "coffer/store/store.h"
 
 namespace coffer::repo {
@@ -67,12 +68,27 @@ public:
     const RepoConfig& config() const { return m_config; }
     const KeyRing& keys() const { return *m_keys; }
     store::Store& store() { return *m_store; }
+    const std::shared_ptr<store::Store>& shared_store() const { return m_store; }
     const chunker::Chunker& chunker() const { return *m_chunker; }
 
     // Loads every index object of this host key into memory. Objects of other keys are skipped.
     // With skipped non-null, damaged index objects are described there and left out instead of
     // failing the load (verify reports them on its own).
     Status load_index(std::vector<std::string>* skipped = nullptr);
+    // One index object of this key: its id, when the store last saw it written, and its packs.
+    struct IndexObject {
+        Id id;
+        int64_t mtime_ns = 0;
+        std::vector<IndexedPack> packs;
+    };
+    // Reads, checks and decodes every index object of this host key (others are skipped).
+    // With skipped non-null, damaged ones are described there instead of failing the read.
+    Result<std::vector<IndexObject>> read_index_objects(
+        std::vector<std::string>* skipped = nullptr);
+    // Makes objects this Repository's in-memory index (as load_index does after reading).
+    void adopt_index(const std::vector<IndexObject>& objects);
+    // Seals and writes packs as index objects (several when large). Returns their ids.
+    Result<std::vector<Id>> write_index(const std::vector<IndexedPack>& packs);
     // Loads the index unless this Repository already has (writes since then are in memory).
     Status ensure_index();
     bool has_chunk(const Id& id) const;
@@ -95,6 +111,17 @@ public:
     // "latest", a full id, or a unique prefix of at least 4 hex digits.
     Result<Snapshot> find_snapshot(std::string_view spec);
 
+    // Forgets snapshots of this key: writes a tombstone naming them (durable first), then
+    // removes their manifests. Refuses (Code::invalid_argument) to forget this key's newest
+    // snapshot, which anchors the chain for verify. Returns the tombstone's id. A crash
+    // after the tombstone leaves manifests that finish_forget() removes.
+    Result<Id> forget_snapshots(const std::vector<Snapshot>& snapshots, const std::string& reason);
+    // This key's tombstones, oldest first. Damaged ones are errors.
+    Result<std::vector<Tombstone>> list_tombstones();
+    // Removes manifests that a tombstone names but that are still there (an interrupted
+    // forget). Returns how many it removed.
+    Result<size_t> finish_forget();
+
     // keys/*.pub, by key id hex.
     static Result<std::map<std::string, RegistryEntry>> load_registry(store::Store& store);
 
@@ -103,6 +130,10 @@ private:
     Status upload_pack(PackWriter& writer);
     Status write_index_locked(std::unique_lock<std::mutex>& lock);
     Result<SecretBytes> pack_data_key(const Id& pack);
+    // Lists prefix ("snapshots/", "tombstones/"), checks each object's name, envelope and
+    // signature, and returns the payloads of this key's objects of the given type by id.
+    Result<std::vector<std::pair<Id, Bytes>>> load_own_meta(std::string_view prefix, MetaType type,
+                                                            std::string_view kind);
 
     std::shared_ptr<store::Store> m_store;
     RepoConfig m_config;

@@ -49,6 +49,7 @@ private:
     std::map<Id, std::pair<Bytes, Bytes>> m_pack_ends;  // header and tail, for the trailer check
     std::map<Id, Bytes> m_index_objects;                // intact index objects
     std::map<Id, Bytes> m_snapshot_objects;             // intact snapshot objects
+    std::map<Id, Bytes> m_tombstone_objects;            // intact tombstone objects
     std::unordered_set<Id, IdHash> m_refs_checked;
 };
 
@@ -107,13 +108,18 @@ Result<Report> Checker::run(const HostKey* host, const RecoveryKey* recovery) {
         m_pack_ends[pack_id] = {Bytes(bytes->begin(), bytes->begin() + k_pack_header_size),
                                 Bytes(bytes->end() - tail, bytes->end())};
     }
-    for (auto [prefix, kind, store] : {std::tuple{"index/", "index", &m_index_objects},
-                                       std::tuple{"snapshots/", "snapshot", &m_snapshot_objects}}) {
+    for (auto [prefix, kind, store] :
+         {std::tuple{"index/", "index", &m_index_objects},
+          std::tuple{"snapshots/", "snapshot", &m_snapshot_objects},
+          std::tuple{"tombstones/", "tombstone", &m_tombstone_objects}}) {
         TRY_ASSIGN(auto objects, m_store->list(prefix));
         for (const auto& o : objects) {
             std::string hex = o.name.substr(std::string_view(prefix).size());
             auto bytes = check_named_object(kind, o.name, hex);
-            (std::string_view(kind) == "index" ? m_report.indexes : m_report.snapshots)++;
+            std::string_view k = kind;
+            (k == "index"      ? m_report.indexes
+             : k == "snapshot" ? m_report.snapshots
+                               : m_report.tombstones)++;
             if (!bytes) continue;
             std::string label = std::string(kind) + " " + hex;
             auto header = parse_meta_header(*bytes, label);
@@ -255,14 +261,34 @@ void Checker::check_structure(Repository& repo) {
                     " (the newest this host wrote) is missing or damaged");
     }
     // Every manifest names its predecessor, so a deleted snapshot, the oldest included, is
-    // named by the one after it. (forget will record its deletions, signed, for verify to
-    // accept; until it exists every broken link is a problem.)
+    // named by the one after it, unless this key's own signed tombstone says it was forgotten.
+    std::set<Id> forgotten;
+    for (const auto& [id, bytes] : m_tombstone_objects) {
+        std::string label = "tombstone " + id.hex();
+        auto header = parse_meta_header(bytes, label);
+        if (!header.ok() || !ct_equal(header->key_id, keys.key_id)) continue;
+        auto payload = open_meta(keys, bytes, MetaType::tombstone, label);
+        auto t =
+            payload.ok() ? Tombstone::parse(*payload, label) : Result<Tombstone>(payload.status());
+        if (!t.ok()) {
+            problem(t.status().message());
+            continue;
+        }
+        for (const auto& f : t->snapshots) {
+            forgotten.insert(f.id);
+            if (m_snapshot_objects.count(f.id))
+                m_report.notes.push_back("snapshot " + f.id.hex() +
+                                         " was forgotten but its manifest remains (an "
+                                         "interrupted forget; 'coffer forget' or 'coffer prune' "
+                                         "finishes it)");
+        }
+    }
     for (const auto& [id, previous] : links) {
         if (previous.empty()) continue;
         auto prev_id = Id::parse_hex(previous);
-        if (!prev_id || !m_snapshot_objects.count(*prev_id))
-            problem("snapshot " + previous + " is missing or damaged (snapshot " + id.hex() +
-                    " names it as its predecessor)");
+        if (prev_id && (m_snapshot_objects.count(*prev_id) || forgotten.count(*prev_id))) continue;
+        problem("snapshot " + previous + " is missing or damaged (snapshot " + id.hex() +
+                " names it as its predecessor)");
     }
 }
 

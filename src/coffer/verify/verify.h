@@ -7,7 +7,8 @@
 //    registry (keys/*.pub).
 // 2. Host key: index objects decrypt; every indexed pack exists and each entry lies inside it;
 //    every pack's trailer agrees with the index; every snapshot decrypts, its sequence chain has
-//    no gaps, and every chunk it references (walked through its refs chunks) is indexed.
+//    no gaps but those its key's tombstones explain (forget), and every chunk it references (walked
+//    through its refs chunks) is indexed.
 // 3. Recovery key and read_data: every chunk of every (or a random subset of) pack decrypts
 //    and its recomputed ID matches.
 // Not thread-safe.
@@ -31,7 +32,7 @@ struct Options {
 struct Report {
     std::vector<std::string> problems;  // each one line naming the object
     std::vector<std::string> notes;     // not failures (e.g. unindexed packs left by a crash)
-    uint64_t packs = 0, indexes = 0, snapshots = 0, chunks_read = 0, bytes_read = 0;
+    uint64_t packs = 0, indexes = 0, snapshots = 0, tombstones = 0, chunks_read = 0, bytes_read = 0;
     int level = 1;
     bool ok() const { return problems.empty(); }
 };

@@ -1,0 +1,284 @@
+#include "coffer/repo/locks.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <climits>
+#include <nlohmann/json.hpp>
+
+#include "coffer/crypto/crypto.h"
+#include "coffer/repo/keys.h"
+
+namespace coffer::repo {
+
+using json = nlohmann::json;
+
+namespace {
+
+constexpr std::string_view k_lease_suffix = ".lease";
+constexpr std::string_view k_prune_suffix = ".prune";
+
+int64_t steady_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+
+std::string this_host() {
+    char buf[HOST_NAME_MAX + 1] = {};
+    if (gethostname(buf, sizeof buf - 1) != 0) return "unknown";
+    return buf;
+}
+
+std::string prefix_of(const std::string& key_id) {
+    return key_id.empty() ? "locks/" : "locks/" + key_id + "/";
+}
+
+std::string ago(int64_t ns) {
+    int64_t s = ns / 1000000000;
+    if (s < 0) return "in the future (clock skew?)";
+    if (s < 120) return std::to_string(s) + "s ago";
+    if (s < 7200) return std::to_string(s / 60) + "m ago";
+    return std::to_string(s / 3600) + "h ago";
+}
+
+// A process on this host that no longer exists cannot refresh its lock: stale at once, so a
+// backup killed with SIGKILL does not hold up prune for stale_after_ns.
+bool gone_from_this_host(const LockInfo& l) {
+    if (l.host != this_host() || l.pid <= 0 || l.pid > INT_MAX) return false;
+    return ::kill(static_cast<pid_t>(l.pid), 0) != 0 && errno == ESRCH;
+}
+
+Result<LockInfo> parse_lock(const std::string& name, ByteView bytes) {
+    LockInfo l;
+    l.name = name;
+    l.kind = name.ends_with(k_prune_suffix) ? LockKind::prune : LockKind::lease;
+    json j = json::parse(as_chars(bytes), nullptr, false);
+    if (!j.is_object()) return corruption("lock " + name + " is not a lock object");
+    try {
+        l.key_id = j.value("key_id", "");
+        l.host = j.value("host", "");
+        l.pid = j.value("pid", int64_t{0});
+        l.purpose = j.value("purpose", "");
+        l.created_ns = j.value("created_ns", int64_t{0});
+        l.refreshed_ns = j.value("refreshed_ns", int64_t{0});
+    } catch (const std::exception&) {
+        return corruption("lock " + name + " has fields of the wrong type");
+    }
+    return l;
+}
+
+std::string lock_json(const LockInfo& l) {
+    json j = {{"kind", l.kind == LockKind::prune ? "prune" : "lease"},
+              {"key_id", l.key_id},
+              {"host", l.host},
+              {"pid", l.pid},
+              {"purpose", l.purpose},
+              {"created", format_rfc3339(l.created_ns)},
+              {"created_ns", l.created_ns},
+              {"refreshed", format_rfc3339(l.refreshed_ns)},
+              {"refreshed_ns", l.refreshed_ns}};
+    return j.dump() + "\n";
+}
+
+}  // namespace
+
+std::string LockInfo::describe(int64_t now_ns) const {
+    std::string what = purpose.empty() ? (kind == LockKind::prune ? "prune" : "backup") : purpose;
+    return what + " on host " + (host.empty() ? "?" : host) + " (pid " + std::to_string(pid) +
+           "), started " + format_rfc3339(created_ns) + ", refreshed " + ago(now_ns - refreshed_ns);
+}
+
+Result<std::vector<LockInfo>> list_locks(store::Store& store, const std::string& key_id,
+                                         const LockOptions& options, int64_t now_ns) {
+    TRY_ASSIGN(auto objects, store.list(prefix_of(key_id)));
+    std::vector<LockInfo> out;
+    for (const auto& o : objects) {
+        if (!o.name.ends_with(k_lease_suffix) && !o.name.ends_with(k_prune_suffix)) continue;
+        auto bytes = store.get(o.name);
+        if (!bytes.ok()) {
+            if (bytes.status().code() == Code::not_found) continue;  // released meanwhile
+            return bytes.status().with_context("read lock " + o.name);
+        }
+        auto l = parse_lock(o.name, *bytes);
+        if (!l.ok()) {
+            LockInfo bad;
+            bad.name = o.name;
+            bad.host = "?";
+            bad.stale = true;
+            out.push_back(std::move(bad));
+            continue;
+        }
+        l->stale = now_ns - l->refreshed_ns > options.stale_after_ns || gone_from_this_host(*l);
+        out.push_back(std::move(*l));
+    }
+    return out;
+}
+
+Lock::Lock(std::shared_ptr<store::Store> store, LockInfo info, LockOptions options)
+    : m_store(std::move(store)), m_info(std::move(info)), m_options(std::move(options)) {}
+
+Lock::~Lock() {
+    (void)release();
+}
+
+Status Lock::write() {
+    LockInfo info;
+    {
+        std::lock_guard lock(m_mu);
+        m_info.refreshed_ns = now_unix_ns();
+        info = m_info;
+    }
+    TRY(m_store->put(info.name, as_bytes(lock_json(info))));
+    std::lock_guard lock(m_mu);
+    m_last_ok_steady = steady_ns();
+    return ok_status();
+}
+
+void Lock::start_refresher() {
+    m_refresher = std::thread([this] { refresh_loop(); });
+}
+
+void Lock::refresh_loop() {
+    std::unique_lock lock(m_mu);
+    while (!m_stopping) {
+        m_cv.wait_for(lock, std::chrono::nanoseconds(m_options.refresh_ns),
+                      [&] { return m_stopping; });
+        if (m_stopping) break;
+        lock.unlock();
+        // Someone removed it (`coffer unlock --all`): prune may already have run. Say so
+        // through check(); writing it back would hide that.
+        auto st = m_store->stat(m_info.name);
+        bool lost = !st.ok() && st.status().code() == Code::not_found;
+        if (!lost) (void)write();  // a failed refresh shows in check() through m_last_ok_steady
+        lock.lock();
+        if (lost) m_lost = true;
+    }
+}
+
+Status Lock::check() const {
+    std::lock_guard lock(m_mu);
+    if (m_lost)
+        return {Code::lock_held, "lock " + m_info.name +
+                                     " was removed while held (coffer unlock?): stopping, "
+                                     "since prune may have deleted data this run relies on"};
+    if (steady_ns() - m_last_ok_steady > m_options.stale_after_ns / 2)
+        return {Code::lock_held,
+                "lock " + m_info.name +
+                    " could not be refreshed in time and may look stale to others: stopping "
+                    "before anything depends on it; run again"};
+    return ok_status();
+}
+
+Status Lock::release() {
+    {
+        std::lock_guard lock(m_mu);
+        if (m_released) return ok_status();
+        m_released = true;
+        m_stopping = true;
+    }
+    m_cv.notify_all();
+    if (m_refresher.joinable()) m_refresher.join();
+    Status st = m_store->remove(m_info.name);
+    if (!st.ok() && st.code() != Code::not_found) return st.with_context("release lock");
+    return ok_status();
+}
+
+Result<std::unique_ptr<Lock>> Lock::acquire_lease(std::shared_ptr<store::Store> store,
+                                                  const std::string& key_id,
+                                                  const LockOptions& options) {
+    auto notice = [&](const std::string& s) {
+        if (options.on_notice) options.on_notice(s);
+    };
+    const int64_t start = steady_ns();
+    bool said_waiting = false;
+    while (true) {
+        LockInfo info;
+        info.name =
+            prefix_of(key_id) + to_hex(crypto::random_bytes(16)) + std::string(k_lease_suffix);
+        info.kind = LockKind::lease;
+        info.key_id = key_id;
+        info.host = this_host();
+        info.pid = ::getpid();
+        info.purpose = options.purpose.empty() ? "backup" : options.purpose;
+        info.created_ns = now_unix_ns();
+        std::unique_ptr<Lock> lock(new Lock(store, std::move(info), options));
+        TRY(lock->write().with_context("write lease"));
+        int64_t now = now_unix_ns();
+        auto others = list_locks(*store, key_id, options, now);
+        if (!others.ok()) {
+            (void)lock->release();
+            return others.status().with_context("list locks");
+        }
+        const LockInfo* prune = nullptr;
+        for (const auto& o : *others) {
+            if (o.name == lock->name()) continue;
+            if (o.stale) {
+                if (o.kind == LockKind::prune && !said_waiting)
+                    notice("ignoring a stale prune lock: " + o.describe(now) +
+                           " (remove it with 'coffer unlock')");
+                lock->m_stale_seen.push_back(o);
+            } else if (o.kind == LockKind::prune) {
+                prune = &o;
+            }
+        }
+        if (!prune) {
+            lock->start_refresher();
+            return lock;
+        }
+        std::string holder = prune->describe(now);
+        (void)lock->release();
+        if (steady_ns() - start >= options.wait_ns)
+            return Status(Code::lock_held,
+                          "prune is running (" + holder +
+                              "): the backup waited for it and gave up; run it again later");
+        if (!said_waiting) notice("waiting for prune to finish: " + holder);
+        said_waiting = true;
+        std::this_thread::sleep_for(std::chrono::nanoseconds(options.poll_ns));
+    }
+}
+
+Result<std::unique_ptr<Lock>> Lock::acquire_prune(std::shared_ptr<store::Store> store,
+                                                  const std::string& key_id,
+                                                  const LockOptions& options) {
+    LockInfo info;
+    info.name = prefix_of(key_id) + to_hex(crypto::random_bytes(16)) + std::string(k_prune_suffix);
+    info.kind = LockKind::prune;
+    info.key_id = key_id;
+    info.host = this_host();
+    info.pid = ::getpid();
+    info.purpose = options.purpose.empty() ? "prune" : options.purpose;
+    info.created_ns = now_unix_ns();
+    std::unique_ptr<Lock> lock(new Lock(store, std::move(info), options));
+    TRY(lock->write().with_context("write prune lock"));
+    int64_t now = now_unix_ns();
+    auto others = list_locks(*store, key_id, options, now);
+    if (!others.ok()) {
+        (void)lock->release();
+        return others.status().with_context("list locks");
+    }
+    for (const auto& o : *others) {
+        if (o.name == lock->name()) continue;
+        if (o.stale) {
+            if (options.on_notice)
+                options.on_notice("ignoring a stale lock: " + o.describe(now) +
+                                  " (remove it with 'coffer unlock')");
+            lock->m_stale_seen.push_back(o);
+            continue;
+        }
+        (void)lock->release();
+        if (o.kind == LockKind::prune)
+            return Status(Code::lock_held, "another prune is running (" + o.describe(now) +
+                                               "): nothing was deleted; try again when it ends");
+        return Status(Code::lock_held,
+                      "a backup is running (" + o.describe(now) +
+                          "): prune deletes nothing while a backup may reference old data; try "
+                          "again when it ends");
+    }
+    lock->start_refresher();
+    return lock;
+}
+
+}  // namespace coffer::repo

@@ -1,0 +1,194 @@
+// Leases and the prune lock on an in-memory store: exclusion both ways, waiting, staleness by
+// age and by a dead process, refresh, and an owner that learns its lock was removed.
+#include "coffer/repo/locks.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "coffer/repo/keys.h"
+#include "coffer/store/mem/mem_store.h"
+#include "repo/repo_test_util.h"
+
+namespace coffer::repo {
+namespace {
+
+constexpr int64_t k_ms = 1000000;
+const std::string k_key = "00112233445566778899aabbccddeeff";
+
+LockOptions fast() {
+    LockOptions o;
+    o.refresh_ns = 50 * k_ms;
+    o.stale_after_ns = 60LL * 1000 * k_ms;
+    o.wait_ns = 300 * k_ms;
+    o.poll_ns = 20 * k_ms;
+    return o;
+}
+
+std::vector<LockInfo> locks_of(store::Store& s, const LockOptions& o) {
+    auto l = list_locks(s, k_key, o, now_unix_ns());
+    EXPECT_TRUE(l.ok()) << l.status().to_string();
+    return l.ok() ? *l : std::vector<LockInfo>{};
+}
+
+// A lock object as another process would have written it.
+void put_foreign(store::Store& s, const std::string& name, const std::string& host, int64_t pid,
+                 int64_t refreshed_ns) {
+    std::string json = "{\"key_id\":\"" + k_key + "\",\"host\":\"" + host +
+                       "\",\"pid\":" + std::to_string(pid) + ",\"purpose\":\"backup\"," +
+                       "\"created_ns\":" + std::to_string(refreshed_ns) +
+                       ",\"refreshed_ns\":" + std::to_string(refreshed_ns) + "}";
+    ASSERT_TRUE(s.put(name, as_bytes(json)).ok());
+}
+
+std::string this_host() {
+    char buf[256] = {};
+    gethostname(buf, sizeof buf - 1);
+    return buf;
+}
+
+int64_t dead_pid() {
+    pid_t pid = fork();
+    if (pid == 0) _exit(0);
+    waitpid(pid, nullptr, 0);
+    return pid;
+}
+
+TEST(Locks, PruneIsRefusedWhileALeaseIsLiveAndDeletesNothing) {
+    auto store = std::make_shared<store::MemStore>();
+    auto lease = Lock::acquire_lease(store, k_key, fast());
+    ASSERT_TRUE(lease.ok()) << lease.status().to_string();
+    auto prune = Lock::acquire_prune(store, k_key, fast());
+    ASSERT_FALSE(prune.ok());
+    EXPECT_EQ(prune.status().code(), Code::lock_held);
+    EXPECT_NE(prune.status().message().find("a backup is running"), std::string::npos)
+        << prune.status().message();
+    EXPECT_EQ(locks_of(*store, fast()).size(), 1u) << "the refused prune withdrew its lock";
+    ASSERT_TRUE((*lease)->release().ok());
+    EXPECT_TRUE(locks_of(*store, fast()).empty());
+    auto again = Lock::acquire_prune(store, k_key, fast());
+    EXPECT_TRUE(again.ok()) << again.status().to_string();
+}
+
+TEST(Locks, AnotherKeysLeaseDoesNotHoldUpPrune) {
+    auto store = std::make_shared<store::MemStore>();
+    auto lease = Lock::acquire_lease(store, "ffeeddccbbaa99887766554433221100", fast());
+    ASSERT_TRUE(lease.ok());
+    EXPECT_TRUE(Lock::acquire_prune(store, k_key, fast()).ok());
+}
+
+TEST(Locks, TwoPrunesExcludeEachOther) {
+    auto store = std::make_shared<store::MemStore>();
+    auto first = Lock::acquire_prune(store, k_key, fast());
+    ASSERT_TRUE(first.ok());
+    auto second = Lock::acquire_prune(store, k_key, fast());
+    ASSERT_FALSE(second.ok());
+    EXPECT_NE(second.status().message().find("another prune"), std::string::npos);
+}
+
+TEST(Locks, WritersDoNotExcludeEachOther) {
+    auto store = std::make_shared<store::MemStore>();
+    auto a = Lock::acquire_lease(store, k_key, fast());
+    auto b = Lock::acquire_lease(store, k_key, fast());
+    ASSERT_TRUE(a.ok());
+    ASSERT_TRUE(b.ok());
+    EXPECT_EQ(locks_of(*store, fast()).size(), 2u);
+}
+
+TEST(Locks, ALeaseWaitsForPruneThenGivesUpWithLockHeld) {
+    auto store = std::make_shared<store::MemStore>();
+    auto prune = Lock::acquire_prune(store, k_key, fast());
+    ASSERT_TRUE(prune.ok());
+    std::vector<std::string> notices;
+    LockOptions o = fast();
+    o.on_notice = [&](const std::string& s) { notices.push_back(s); };
+    auto t0 = std::chrono::steady_clock::now();
+    auto lease = Lock::acquire_lease(store, k_key, o);
+    auto waited = std::chrono::steady_clock::now() - t0;
+    ASSERT_FALSE(lease.ok());
+    EXPECT_EQ(lease.status().code(), Code::lock_held);
+    EXPECT_GE(waited, std::chrono::milliseconds(300));
+    ASSERT_EQ(notices.size(), 1u);
+    EXPECT_NE(notices[0].find("waiting for prune"), std::string::npos);
+    EXPECT_EQ(locks_of(*store, o).size(), 1u) << "the waiting writer left no lease behind";
+}
+
+TEST(Locks, ALeaseProceedsOncePruneEnds) {
+    auto store = std::make_shared<store::MemStore>();
+    auto prune = Lock::acquire_prune(store, k_key, fast());
+    ASSERT_TRUE(prune.ok());
+    LockOptions o = fast();
+    o.wait_ns = 10LL * 1000 * k_ms;
+    std::thread ender([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(150));
+        (void)(*prune)->release();
+    });
+    auto lease = Lock::acquire_lease(store, k_key, o);
+    ender.join();
+    EXPECT_TRUE(lease.ok()) << lease.status().to_string();
+}
+
+TEST(Locks, ALockOfADeadProcessOnThisHostIsStaleAndReported) {
+    auto store = std::make_shared<store::MemStore>();
+    put_foreign(*store, "locks/" + k_key + "/dead.lease", this_host(), dead_pid(), now_unix_ns());
+    std::vector<std::string> notices;
+    LockOptions o = fast();
+    o.on_notice = [&](const std::string& s) { notices.push_back(s); };
+    auto prune = Lock::acquire_prune(store, k_key, o);
+    ASSERT_TRUE(prune.ok()) << prune.status().to_string();
+    ASSERT_EQ((*prune)->stale_seen().size(), 1u);
+    ASSERT_EQ(notices.size(), 1u);
+    EXPECT_NE(notices[0].find("stale"), std::string::npos);
+    // Reported, not removed: `coffer unlock` does that.
+    EXPECT_TRUE(store->stat("locks/" + k_key + "/dead.lease").ok());
+}
+
+TEST(Locks, ALockOfALiveProcessElsewhereIsStaleOnlyWhenOld) {
+    auto store = std::make_shared<store::MemStore>();
+    LockOptions o = fast();
+    put_foreign(*store, "locks/" + k_key + "/fresh.lease", "another-host", 1, now_unix_ns());
+    EXPECT_FALSE(Lock::acquire_prune(store, k_key, o).ok());
+    put_foreign(*store, "locks/" + k_key + "/fresh.lease", "another-host", 1,
+                now_unix_ns() - o.stale_after_ns - 1000 * k_ms);
+    EXPECT_TRUE(Lock::acquire_prune(store, k_key, o).ok());
+}
+
+TEST(Locks, AGarbledLockIsStale) {
+    auto store = std::make_shared<store::MemStore>();
+    ASSERT_TRUE(store->put("locks/" + k_key + "/x.lease", as_bytes(std::string("{oops"))).ok());
+    auto l = locks_of(*store, fast());
+    ASSERT_EQ(l.size(), 1u);
+    EXPECT_TRUE(l[0].stale);
+}
+
+TEST(Locks, RefreshKeepsTheLockFreshAndReleaseRemovesIt) {
+    auto store = std::make_shared<store::MemStore>();
+    auto lease = Lock::acquire_lease(store, k_key, fast());
+    ASSERT_TRUE(lease.ok());
+    int64_t first = locks_of(*store, fast()).at(0).refreshed_ns;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    int64_t later = locks_of(*store, fast()).at(0).refreshed_ns;
+    EXPECT_GT(later, first);
+    EXPECT_TRUE((*lease)->check().ok());
+    ASSERT_TRUE((*lease)->release().ok());
+    EXPECT_TRUE(locks_of(*store, fast()).empty());
+    EXPECT_TRUE((*lease)->release().ok()) << "idempotent";
+}
+
+TEST(Locks, AnOwnerWhoseLockWasRemovedKnows) {
+    auto store = std::make_shared<store::MemStore>();
+    auto lease = Lock::acquire_lease(store, k_key, fast());
+    ASSERT_TRUE(lease.ok());
+    ASSERT_TRUE(store->remove((*lease)->name()).ok());  // coffer unlock --all
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    Status st = (*lease)->check();
+    EXPECT_EQ(st.code(), Code::lock_held) << st.to_string();
+    EXPECT_FALSE(store->stat((*lease)->name()).ok()) << "not silently written back";
+}
+
+}  // namespace
+}  // namespace coffer::repo
