@@ -38,6 +38,8 @@ int run(int argc, char** argv) {
     register_config(app, g, exit_code);
     register_diff(app, g, exit_code);
     register_mirror(app, g, exit_code);
+    register_forget(app, g, exit_code);
+    register_prune(app, g, exit_code);
     for (CLI::App* sub : app.get_subcommands({})) sub->fallthrough();
 
     try {

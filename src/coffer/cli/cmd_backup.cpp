@@ -39,12 +39,27 @@ nlohmann::json summary_json(const repo::Snapshot& s) {
 Result<backup::Outcome> run_backup_engine(const GlobalOptions& g, repo::Repository& repository,
                                           backup::Options& options) {
     TRY_ASSIGN(auto lock, HostLock::acquire(state_dir(repository), g.quiet || g.json));
+    // Held from before the index is read (what this backup may deduplicate against) until
+    // the snapshot is written; prune deletes nothing while it is live.
+    std::string purpose = options.set_name.empty() ? "backup" : "backup --set " + options.set_name;
+    TRY_ASSIGN(auto lease, repo::Lock::acquire_lease(repository.shared_store(),
+                                                     to_hex(repository.keys().key_id),
+                                                     lock_options(g, purpose)));
+    auto before_save = options.before_save;
+    options.before_save = [&, before_save](const repo::Snapshot& s) -> Status {
+        if (before_save) TRY(before_save(s));
+        return lease->check();
+    };
     ProgressLine line(!g.quiet && !g.json);
     options.on_progress = [&](const backup::Progress& p) {
         line.update(progress_text(p.elapsed_s, p.files_done, p.files_total, p.bytes_done,
                                   p.bytes_total, p.scan_finished));
     };
-    return backup::run(repository, options);
+    auto outcome = backup::run(repository, options);
+    options.before_save = before_save;
+    // A lease left behind (the store failed) is stale as soon as this process exits.
+    (void)lease->release();
+    return outcome;
 }
 
 namespace {

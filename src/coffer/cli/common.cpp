@@ -33,6 +33,8 @@ int exit_code_for(const Status& st) {
             return k_exit_key;
         case Code::already_exists:
             return k_exit_exists;
+        case Code::lock_held:
+            return k_exit_locked;
         default:
             return k_exit_failure;
     }
@@ -80,6 +82,29 @@ Result<config::Config> load_config(GlobalOptions& g) {
     if (!cfg.repository.cache_dir.empty() && !std::getenv("COFFER_CACHE_DIR"))
         setenv("COFFER_CACHE_DIR", cfg.repository.cache_dir.c_str(), 1);
     return cfg;
+}
+
+repo::LockOptions lock_options(const GlobalOptions& g, std::string purpose) {
+    repo::LockOptions o;
+    o.purpose = std::move(purpose);
+    for (auto [name, field] : {std::pair{"COFFER_LOCK_STALE_AFTER", &o.stale_after_ns},
+                               std::pair{"COFFER_LOCK_WAIT", &o.wait_ns}}) {
+        const char* v = std::getenv(name);
+        if (!v || !*v) continue;
+        auto seconds = config::parse_duration(v);
+        if (seconds.ok())
+            *field = *seconds * 1000000000;
+        else
+            std::fprintf(stderr, "coffer: ignoring %s: %s\n", name,
+                         seconds.status().message().c_str());
+    }
+    // Refresh well within the stale limit, however short a test makes it.
+    o.refresh_ns = std::min(o.refresh_ns, o.stale_after_ns / 6);
+    if (!g.quiet && !g.json)
+        o.on_notice = [](const std::string& line) {
+            std::fprintf(stderr, "coffer: %s\n", line.c_str());
+        };
+    return o;
 }
 
 Status apply_config_if_given(GlobalOptions& g) {

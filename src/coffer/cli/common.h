@@ -11,6 +11,7 @@
 
 #include "coffer/backup/backup.h"
 #include "coffer/config/config.h"
+#include "coffer/repo/locks.h"
 #include "coffer/repo/repository.h"
 #include "coffer/s3/client.h"
 #include "coffer/store/store.h"
@@ -27,6 +28,7 @@ enum ExitCode : int {
     k_exit_integrity = 5,   // verify found problems; damaged or tampered objects
     k_exit_key = 6,         // wrong, missing or unusable key
     k_exit_exists = 7,      // refusing to overwrite
+    k_exit_locked = 8,      // another process holds a lock (a prune while backups run)
 };
 
 int exit_code_for(const Status& status);
@@ -114,7 +116,13 @@ std::string human_duration(double seconds);
 std::string progress_text(double elapsed, uint64_t files, uint64_t files_total, uint64_t bytes,
                           uint64_t bytes_total, bool totals_final);
 
-// Runs a backup with the progress line (unless quiet or JSON), under this host's lock.
+// Lock timings for leases and the prune lock (repo/locks.h). COFFER_LOCK_STALE_AFTER and
+// COFFER_LOCK_WAIT (durations, e.g. "30m") override the defaults; notices go to stderr
+// unless quiet or JSON.
+repo::LockOptions lock_options(const GlobalOptions& g, std::string purpose);
+
+// Runs a backup with the progress line (unless quiet or JSON), under this host's lock and a
+// lease in the repository's locks/ (so that prune keeps off what it may deduplicate against).
 Result<backup::Outcome> run_backup_engine(const GlobalOptions& g, repo::Repository& repository,
                                           backup::Options& options);
 
@@ -128,6 +136,8 @@ void register_verify(CLI::App& app, GlobalOptions& g, int& exit_code);
 void register_config(CLI::App& app, GlobalOptions& g, int& exit_code);
 void register_diff(CLI::App& app, GlobalOptions& g, int& exit_code);
 void register_mirror(CLI::App& app, GlobalOptions& g, int& exit_code);
+void register_forget(CLI::App& app, GlobalOptions& g, int& exit_code);
+void register_prune(CLI::App& app, GlobalOptions& g, int& exit_code);
 
 // Backup sets (cmd_set.cpp): `backup --set` and `restore --set`.
 struct SetRestoreArgs {
@@ -141,6 +151,14 @@ struct SetRestoreArgs {
     std::string into_bucket;    // non-destructive: the s3 source into this empty bucket/prefix
     bool no_safety_snapshot = false;
 };
+// coffer prune (cmd_prune.cpp), also run by forget --prune.
+struct PruneArgs {
+    bool dry_run = false;
+    std::string max_unused = "20%";
+    std::string grace = "1h";
+};
+int run_prune(GlobalOptions& g, const PruneArgs& args);
+
 int run_backup_set(GlobalOptions& g, const std::string& set, const std::vector<std::string>& tags);
 int run_restore_set(GlobalOptions& g, const SetRestoreArgs& args);
 
