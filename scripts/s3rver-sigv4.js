@@ -8,6 +8,11 @@
 // written and rewrites the file in place: a GET right after a PUT (or during an overwrite) could
 // read a short or mixed object. Here an object is written to a temp file, then renamed into
 // place, before the PUT is answered, which is what S3 guarantees.
+// And it keeps S3 Object Lock retention, which s3rver ignores: a PUT's
+// x-amz-object-lock-retain-until-date is remembered (for the server's lifetime), returned on
+// HEAD and GET, and a DELETE before that date is refused with 403 AccessDenied, as a bucket in
+// compliance mode does. Versioning is not emulated: a PUT over a retained object replaces it
+// (a real bucket keeps the old version, still retained).
 // Usage: node s3rver-sigv4.js <data dir> <ready file>
 // Listens on 127.0.0.1 at a free port and writes the port to <ready file> once it answers.
 'use strict';
@@ -105,6 +110,38 @@ async function verify(ctx, next) {
   return next();
 }
 
+// "bucket/key" -> { mode, until (ms) }
+const retention = new Map();
+
+function objectOf(req) {
+  const [rawPath] = req.url.split('?');
+  const parts = rawPath.split('/').slice(1).map(decode);
+  if (parts.length < 2 || parts[1] === '') return null;
+  return parts[0] + '/' + parts.slice(1).join('/');
+}
+
+async function objectLock(ctx, next) {
+  const req = ctx.req;
+  const name = objectOf(req);
+  const query = req.url.includes('?') ? req.url.slice(req.url.indexOf('?') + 1) : '';
+  if (!name || query.includes('delete')) return next();
+  const held = retention.get(name);
+  const now = Date.now();
+  if (req.method === 'DELETE' && held && held.until > now)
+    throw denied('AccessDenied', 'Access Denied because object protected by object lock.');
+  await next();
+  if (req.method === 'PUT' && ctx.status === 200) {
+    const mode = req.headers['x-amz-object-lock-mode'];
+    const until = Date.parse(req.headers['x-amz-object-lock-retain-until-date'] || '');
+    if (mode && !Number.isNaN(until)) retention.set(name, { mode, until });
+  } else if (req.method === 'DELETE' && ctx.status < 300) {
+    retention.delete(name);
+  } else if ((req.method === 'HEAD' || req.method === 'GET') && held && ctx.status < 300) {
+    ctx.set('x-amz-object-lock-mode', held.mode);
+    ctx.set('x-amz-object-lock-retain-until-date', new Date(held.until).toISOString());
+  }
+}
+
 const tmpDir = path.join(path.dirname(path.resolve(dataDir)), 'tmp');
 
 FilesystemStore.prototype.putObject = async function putObject(object) {
@@ -123,7 +160,8 @@ FilesystemStore.prototype.putObject = async function putObject(object) {
 
 async function main() {
   const server = new S3rver({ address: '127.0.0.1', port: 0, directory: dataDir, silent: process.env.S3RVER_VERBOSE !== '1' });
-  server.middleware.unshift(verify);  // before s3rver's own middleware and routes
+  // Before s3rver's own middleware and routes; objectLock first, as verify replaces ctx.req.
+  server.middleware.unshift(objectLock, verify);
   const { port } = await server.run();
   fs.writeFileSync(readyFile + '.tmp', String(port));
   fs.renameSync(readyFile + '.tmp', readyFile);

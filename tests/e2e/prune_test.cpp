@@ -62,6 +62,16 @@ protected:
         }
     }
 
+    // The repository's lock objects (a killed writer may also leave a local store temp file,
+    // which is no object).
+    std::vector<std::string> lock_objects() {
+        std::vector<std::string> out;
+        if (!exists(repo.repo + "/locks")) return out;
+        for (const auto& f : list_files(repo.repo + "/locks"))
+            if (f.find(".tmp-") == std::string::npos) out.push_back(f);
+        return out;
+    }
+
     TempDir tmp;
     Repo repo{tmp.path()};
     std::string data = tmp / "data";
@@ -191,7 +201,7 @@ TEST_F(PruneCli, PruneIsRefusedWhileABackupHoldsItsLease) {
     EXPECT_TRUE(contains(p.err, "a backup is running")) << p.describe();
     EXPECT_TRUE(contains(p.err, "backup --set slow")) << p.describe();
     EXPECT_EQ(slow.exit_code, 0) << slow.describe();
-    EXPECT_TRUE(list_files(repo.repo + "/locks").empty()) << "both released their locks";
+    EXPECT_TRUE(lock_objects().empty()) << "both released their locks";
     RunResult again = repo.run({"prune", "--grace", "0s"});
     EXPECT_EQ(again.exit_code, 0) << again.describe();
 }
@@ -257,9 +267,8 @@ TEST_F(PruneCli, PruneKilledAtManyPointsLeavesARepositoryThatVerifies) {
         EXPECT_EQ(v.exit_code, 0) << when << ": " << v.describe();
         RunResult again = repo.run({"prune", "--grace", "0s", "--max-unused", "0"});
         ASSERT_EQ(again.exit_code, 0) << when << ", then: " << again.describe();
-        if (p.exit_code == 137 && exists(repo.repo + "/locks")) {
-            EXPECT_TRUE(contains(again.err, "stale") || list_files(repo.repo + "/locks").empty())
-                << again.describe();
+        if (p.exit_code == 137 && !lock_objects().empty()) {
+            EXPECT_TRUE(contains(again.err, "ignoring a stale lock: prune")) << again.describe();
         }
         expect_all_snapshots_restore(when);
         if (HasFatalFailure() || HasFailure()) break;
@@ -279,15 +288,15 @@ TEST_F(PruneCli, AKilledBackupsLeaseIsReportedThenRemovedByUnlock) {
     o.kill_after_ms = 1500;
     RunResult b = run_process(coffer_bin(), {"--config", cfg, "backup", "--set", "slow"}, o);
     ASSERT_EQ(b.exit_code, 137) << b.describe();
-    ASSERT_EQ(list_files(repo.repo + "/locks").size(), 1u) << "the killed backup's lease";
+    ASSERT_EQ(lock_objects().size(), 1u) << "the killed backup's lease";
     RunResult p = repo.run({"prune", "--grace", "0s"});
     EXPECT_EQ(p.exit_code, 0) << p.describe();
     EXPECT_TRUE(contains(p.err, "ignoring a stale lock: backup --set slow")) << p.describe();
-    EXPECT_EQ(list_files(repo.repo + "/locks").size(), 1u) << "reported, not silently removed";
+    EXPECT_EQ(lock_objects().size(), 1u) << "reported, not silently removed";
     RunResult u = repo.run({"unlock"}, Keys::none);
     EXPECT_EQ(u.exit_code, 0) << u.describe();
     EXPECT_TRUE(contains(u.out, "removed stale lock")) << u.out;
-    EXPECT_TRUE(list_files(repo.repo + "/locks").empty());
+    EXPECT_TRUE(lock_objects().empty());
     expect_all_snapshots_restore("after unlock");
 }
 

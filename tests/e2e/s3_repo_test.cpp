@@ -203,3 +203,86 @@ TEST_F(S3Repo, ABackupThatCannotFinishFailsClearlyAndLeavesAVerifiableRepository
 
 }  // namespace
 }  // namespace coffer::e2e
+
+namespace coffer::e2e {
+namespace {
+
+// Forget and prune on an S3 repository: without Object Lock the data goes; with it (the test
+// server keeps retention and refuses early deletes, as a compliance-mode bucket does) prune
+// deletes nothing it may not, says until when, and the repository stays whole.
+class S3Prune : public S3Repo {
+protected:
+    // Three generations of a 2 MiB file; the first two are forgotten.
+    void three_generations_then_forget(const Repo& r, const std::string& src) {
+        make_dir(src);
+        for (int i = 0; i < 3; ++i) {
+            write_file(src + "/gen.bin", prng_bytes(2 << 20, 50 + i));
+            r.backup({src});
+        }
+        RunResult f = r.run({"forget", "--keep-last", "1"});
+        ASSERT_EQ(f.exit_code, 0) << f.describe();
+    }
+    size_t pack_count() {
+        auto listed = m_client->list(m_bucket, m_prefix + "/packs/");
+        EXPECT_TRUE(listed.ok());
+        return listed.ok() ? listed->size() : 0;
+    }
+    void expect_latest_restores(const Repo& r, const std::string& src, const std::string& t) {
+        RunResult v = r.run({"verify", "--read-data"}, Keys::both);
+        EXPECT_EQ(v.exit_code, 0) << v.describe();
+        std::string target = t + "/out";
+        RunResult res = r.run({"restore", "latest", "--target", target, "-q"}, Keys::both);
+        ASSERT_EQ(res.exit_code, 0) << res.describe();
+        EXPECT_EQ(read_file(restored(target, src) + "/gen.bin"), prng_bytes(2 << 20, 52));
+    }
+};
+
+TEST_F(S3Prune, ForgottenDataIsDeletedFromTheBucket) {
+    if (m_endpoint.empty()) GTEST_SKIP() << "no test S3 server";
+    TempDir t;
+    Repo r(t.path());
+    r.repo = url(m_endpoint);
+    ASSERT_NO_FATAL_FAILURE(r.init());
+    ASSERT_NO_FATAL_FAILURE(three_generations_then_forget(r, t / "src"));
+    size_t before = pack_count();
+    RunResult p = r.run({"prune", "--grace", "0s", "--json"});
+    ASSERT_EQ(p.exit_code, 0) << p.describe();
+    EXPECT_GT(p.json()["packs_deleted"].get<uint64_t>(), 0u) << p.out;
+    EXPECT_LT(pack_count(), before);
+    expect_latest_restores(r, t / "src", t.path());
+}
+
+TEST_F(S3Prune, ObjectLockedDataStaysAndPruneSaysUntilWhen) {
+    if (m_endpoint.empty()) GTEST_SKIP() << "no test S3 server";
+    TempDir t;
+    Repo r(t.path());
+    r.repo = url(m_endpoint);
+    std::string cfg = t / "coffer.toml";
+    write_file(cfg, "[repository]\nurl = " + toml(r.repo) + "\nhost_key = " + toml(r.host_key) +
+                        "\nobject_lock_mode = \"compliance\"\nobject_lock_days = 1\n");
+    RunOptions o;
+    o.env = r.base_env();
+    RunResult init = run_process(
+        coffer_bin(), {"--config", cfg, "init", "--recovery-key-out", r.recovery_key}, o);
+    ASSERT_EQ(init.exit_code, 0) << init.describe();
+    auto coffer = [&](std::vector<std::string> args) {
+        args.insert(args.begin(), {"--config", cfg});
+        return run_process(coffer_bin(), args, o);
+    };
+    std::string src = t / "src";
+    make_dir(src);
+    for (int i = 0; i < 3; ++i) {
+        write_file(src + "/gen.bin", prng_bytes(2 << 20, 50 + i));
+        ASSERT_EQ(coffer({"backup", src, "-q"}).exit_code, 0);
+    }
+    ASSERT_EQ(coffer({"forget", "--keep-last", "1", "-q"}).exit_code, 0);
+    size_t before = pack_count();
+    RunResult p = coffer({"prune", "--grace", "0s"});
+    ASSERT_EQ(p.exit_code, 0) << p.describe();
+    EXPECT_TRUE(contains(p.out, "under Object Lock until")) << p.out;
+    EXPECT_EQ(pack_count(), before) << "a retained pack was deleted";
+    expect_latest_restores(r, src, t.path());
+}
+
+}  // namespace
+}  // namespace coffer::e2e

@@ -71,7 +71,7 @@ TEST_F(ForgetTest, AnotherKeysTombstoneExplainsNothing) {
     fake.key_id = to_hex(other.repository->keys().key_id);
     auto t = other.repository->forget_snapshots({fake}, "forged");
     ASSERT_TRUE(t.ok()) << t.status().to_string();
-    std::string name = repo::tombstone_name(*t);
+    std::string name = repo::tombstone_name(t->tombstone);
     auto bytes = other.local->get(name);
     ASSERT_TRUE(bytes.ok());
     ASSERT_TRUE(repo.local->put(name, *bytes).ok());

@@ -143,16 +143,24 @@ int run_forget(GlobalOptions& g, const ForgetArgs& a) {
     std::string reason;
     for (const auto& r : reasons) reason += (reason.empty() ? "" : "; ") + r;
     std::string tombstone;
+    size_t retained = 0;
     if (!a.dry_run && !remove.empty()) {
-        auto id = repository.forget_snapshots(remove, "forget " + reason);
-        if (!id.ok()) return fail(id.status());
-        tombstone = id->hex();
+        auto done = repository.forget_snapshots(remove, "forget " + reason);
+        if (!done.ok()) return fail(done.status());
+        tombstone = done->tombstone.hex();
+        retained = done->retained;
+        if (retained && !g.json)
+            std::printf(
+                "%zu forgotten manifests stay until %s under Object Lock (a later "
+                "forget or prune removes them)\n",
+                retained, repo::format_rfc3339(done->retained_until).c_str());
     }
     if (g.json) {
         print_json({{"groups", out},
                     {"removed", remove.size()},
                     {"dry_run", a.dry_run},
-                    {"tombstone", tombstone}});
+                    {"tombstone", tombstone},
+                    {"manifests_retained", retained}});
     } else if (a.dry_run) {
         std::printf("dry run: would remove %zu snapshots\n", remove.size());
     } else {

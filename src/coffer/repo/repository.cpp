@@ -417,8 +417,13 @@ Result<std::vector<std::pair<Id, Bytes>>> Repository::load_own_meta(std::string_
 
 Result<std::vector<Snapshot>> Repository::list_snapshots() {
     TRY_ASSIGN(auto objects, load_own_meta("snapshots/", MetaType::snapshot, "snapshot"));
+    TRY_ASSIGN(auto tombstones, list_tombstones());
+    std::unordered_set<Id, IdHash> forgotten;
+    for (const auto& t : tombstones)
+        for (const auto& f : t.snapshots) forgotten.insert(f.id);
     std::vector<Snapshot> out;
     for (const auto& [id, payload] : objects) {
+        if (forgotten.count(id)) continue;
         TRY_ASSIGN(Snapshot s, Snapshot::parse(payload, "snapshot " + id.short_hex()));
         s.id = id;
         out.push_back(std::move(s));
@@ -443,8 +448,8 @@ Result<std::vector<Tombstone>> Repository::list_tombstones() {
     return out;
 }
 
-Result<Id> Repository::forget_snapshots(const std::vector<Snapshot>& snapshots,
-                                        const std::string& reason) {
+Result<Repository::Forgotten> Repository::forget_snapshots(const std::vector<Snapshot>& snapshots,
+                                                           const std::string& reason) {
     if (snapshots.empty()) return invalid_argument("forget: no snapshots given");
     TRY_ASSIGN(auto all, list_snapshots());
     uint64_t newest = 0;
@@ -466,13 +471,26 @@ Result<Id> Repository::forget_snapshots(const std::vector<Snapshot>& snapshots,
     Id id = crypto::sha256(sealed);
     TRY(m_store->put(tombstone_name(id), sealed, store::PutMode::create_only)
             .with_context("write tombstone"));
+    Forgotten out{id};
     for (const auto& s : snapshots) {
-        Status st = m_store->remove(snapshot_name(s.id));
-        if (!st.ok() && st.code() != Code::not_found)
-            return st.with_context("forget snapshot " + s.id.short_hex() +
-                                   " (its tombstone is written; run forget again to finish)");
+        TRY_ASSIGN(bool removed, remove_forgotten(snapshot_name(s.id), out));
+        (void)removed;
     }
-    return id;
+    return out;
+}
+
+Result<bool> Repository::remove_forgotten(const std::string& name, Forgotten& out) {
+    TRY_ASSIGN(int64_t until, m_store->retained_until(name));
+    if (until > now_unix_ns()) {
+        out.retained++;
+        out.retained_until = std::max(out.retained_until, until);
+        return false;
+    }
+    Status st = m_store->remove(name);
+    if (st.ok()) return true;
+    if (st.code() == Code::not_found) return false;
+    return st.with_context("remove forgotten manifest " + name +
+                           " (its tombstone is written; forget or prune finishes it)");
 }
 
 Result<size_t> Repository::finish_forget() {
@@ -481,13 +499,12 @@ Result<size_t> Repository::finish_forget() {
     std::unordered_set<std::string> names;
     for (const auto& o : present) names.insert(o.name);
     size_t removed = 0;
+    Forgotten ignored;
     for (const auto& t : tombstones)
         for (const auto& s : t.snapshots) {
             if (!names.count(snapshot_name(s.id))) continue;
-            Status st = m_store->remove(snapshot_name(s.id));
-            if (!st.ok() && st.code() != Code::not_found)
-                return st.with_context("finish forgetting snapshot " + s.id.short_hex());
-            removed++;
+            TRY_ASSIGN(bool gone, remove_forgotten(snapshot_name(s.id), ignored));
+            removed += gone;
         }
     return removed;
 }

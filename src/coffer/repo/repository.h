@@ -106,20 +106,28 @@ public:
     // Reads, decrypts and verifies one chunk (its recomputed ID must equal id).
     Result<Bytes> load_chunk(const Id& id, ChunkType expected);
 
-    // This key's snapshots, oldest first. Damaged manifests are errors.
+    // This key's snapshots, oldest first, without those a tombstone names (forgotten, even
+    // while Object Lock keeps their manifests). Damaged manifests are errors.
     Result<std::vector<Snapshot>> list_snapshots();
     // "latest", a full id, or a unique prefix of at least 4 hex digits.
     Result<Snapshot> find_snapshot(std::string_view spec);
 
+    struct Forgotten {
+        Id tombstone;
+        size_t retained = 0;         // manifests Object Lock keeps for now (forgotten all the same)
+        int64_t retained_until = 0;  // the latest date among them
+    };
     // Forgets snapshots of this key: writes a tombstone naming them (durable first), then
-    // removes their manifests. Refuses (Code::invalid_argument) to forget this key's newest
-    // snapshot, which anchors the chain for verify. Returns the tombstone's id. A crash
-    // after the tombstone leaves manifests that finish_forget() removes.
-    Result<Id> forget_snapshots(const std::vector<Snapshot>& snapshots, const std::string& reason);
+    // removes their manifests, except those still under Object Lock retention, which stay
+    // behind as forgotten manifests for a later forget or prune to remove. Refuses
+    // (Code::invalid_argument) to forget this key's newest snapshot, which anchors the chain
+    // for verify. A crash after the tombstone leaves manifests that finish_forget() removes.
+    Result<Forgotten> forget_snapshots(const std::vector<Snapshot>& snapshots,
+                                       const std::string& reason);
     // This key's tombstones, oldest first. Damaged ones are errors.
     Result<std::vector<Tombstone>> list_tombstones();
     // Removes manifests that a tombstone names but that are still there (an interrupted
-    // forget). Returns how many it removed.
+    // forget, or retention that has ended). Returns how many it removed.
     Result<size_t> finish_forget();
 
     // keys/*.pub, by key id hex.
@@ -130,6 +138,8 @@ private:
     Status upload_pack(PackWriter& writer);
     Status write_index_locked(std::unique_lock<std::mutex>& lock);
     Result<SecretBytes> pack_data_key(const Id& pack);
+    // Removes a forgotten manifest unless retention holds it (counted in out). True if removed.
+    Result<bool> remove_forgotten(const std::string& name, Forgotten& out);
     // Lists prefix ("snapshots/", "tombstones/"), checks each object's name, envelope and
     // signature, and returns the payloads of this key's objects of the given type by id.
     Result<std::vector<std::pair<Id, Bytes>>> load_own_meta(std::string_view prefix, MetaType type,

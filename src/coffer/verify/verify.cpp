@@ -231,6 +231,29 @@ void Checker::check_structure(Repository& repo) {
     }
 
     progress("checking snapshots");
+    // Every manifest names its predecessor, so a deleted snapshot, the oldest included, is
+    // named by the one after it, unless this key's own signed tombstone says it was forgotten.
+    std::set<Id> forgotten;
+    for (const auto& [id, bytes] : m_tombstone_objects) {
+        std::string label = "tombstone " + id.hex();
+        auto header = parse_meta_header(bytes, label);
+        if (!header.ok() || !ct_equal(header->key_id, keys.key_id)) continue;
+        auto payload = open_meta(keys, bytes, MetaType::tombstone, label);
+        auto t =
+            payload.ok() ? Tombstone::parse(*payload, label) : Result<Tombstone>(payload.status());
+        if (!t.ok()) {
+            problem(t.status().message());
+            continue;
+        }
+        for (const auto& f : t->snapshots) {
+            forgotten.insert(f.id);
+            if (m_snapshot_objects.count(f.id))
+                m_report.notes.push_back("snapshot " + f.id.hex() +
+                                         " was forgotten but its manifest remains (an "
+                                         "interrupted forget, or Object Lock; 'coffer forget' or "
+                                         "'coffer prune' removes it)");
+        }
+    }
     std::map<uint64_t, Id> by_sequence;
     std::vector<std::pair<Id, std::string>> links;  // snapshot -> the previous one it names
     for (const auto& [id, bytes] : m_snapshot_objects) {
@@ -252,36 +275,15 @@ void Checker::check_structure(Repository& repo) {
         if (!by_sequence.emplace(snap->sequence, id).second)
             problem(label + " repeats sequence number " + std::to_string(snap->sequence) +
                     " (a replayed or forked manifest)");
-        check_snapshot_refs(repo, *snap);
+        // A forgotten manifest that stays (Object Lock, an interrupted forget) is no
+        // snapshot any more: prune may already have freed its data.
+        if (!forgotten.count(id)) check_snapshot_refs(repo, *snap);
     }
     if (!m_opts.expected_latest.empty()) {
         auto expected = Id::parse_hex(m_opts.expected_latest);
         if (expected && !m_snapshot_objects.count(*expected))
             problem("snapshot " + m_opts.expected_latest +
                     " (the newest this host wrote) is missing or damaged");
-    }
-    // Every manifest names its predecessor, so a deleted snapshot, the oldest included, is
-    // named by the one after it, unless this key's own signed tombstone says it was forgotten.
-    std::set<Id> forgotten;
-    for (const auto& [id, bytes] : m_tombstone_objects) {
-        std::string label = "tombstone " + id.hex();
-        auto header = parse_meta_header(bytes, label);
-        if (!header.ok() || !ct_equal(header->key_id, keys.key_id)) continue;
-        auto payload = open_meta(keys, bytes, MetaType::tombstone, label);
-        auto t =
-            payload.ok() ? Tombstone::parse(*payload, label) : Result<Tombstone>(payload.status());
-        if (!t.ok()) {
-            problem(t.status().message());
-            continue;
-        }
-        for (const auto& f : t->snapshots) {
-            forgotten.insert(f.id);
-            if (m_snapshot_objects.count(f.id))
-                m_report.notes.push_back("snapshot " + f.id.hex() +
-                                         " was forgotten but its manifest remains (an "
-                                         "interrupted forget; 'coffer forget' or 'coffer prune' "
-                                         "finishes it)");
-        }
     }
     for (const auto& [id, previous] : links) {
         if (previous.empty()) continue;
