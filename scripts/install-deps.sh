@@ -11,6 +11,7 @@ packages=(
   clang-format libtomlplusplus-dev libsqlite3-dev sqlite3
   libpq-dev postgresql-client
   libcurl4-openssl-dev libexpat1-dev curl openssl ca-certificates
+  libhowardhinnant-date-dev tzdata libcpp-httplib-dev
 )
 
 missing=()

@@ -174,6 +174,16 @@ TEST(Config, DefaultsApplied) {
     EXPECT_EQ(s.sources[0].psql, "psql");
     EXPECT_EQ(s.sources[0].pg_dumpall, "pg_dumpall");
     EXPECT_TRUE(s.sources[0].roles);
+    EXPECT_TRUE(s.schedule.empty());
+    EXPECT_EQ(s.timezone, "UTC");
+    EXPECT_TRUE(c.server.state_dir.empty());
+    EXPECT_EQ(c.server.listen, "127.0.0.1:9180");
+    EXPECT_TRUE(c.server.webhook_url.empty());
+    EXPECT_TRUE(c.server.on_failure.empty());
+    EXPECT_TRUE(c.server.catch_up);
+    EXPECT_TRUE(c.server.prune);
+    EXPECT_EQ(c.server.prune_grace_s, 3600);
+    EXPECT_DOUBLE_EQ(c.server.prune_max_unused, 0.2);
 }
 
 TEST(Config, EveryOptionRead) {
@@ -833,6 +843,199 @@ retention = "30d"
 source = [{ name = "x", type = "sqlite", path = "/x" }]
 )");
     EXPECT_TRUE(has(r, 5, {"set 'app': retention must be a table", "not a string"})) << join(r);
+}
+
+TEST(Config, ScheduleAndTimezone) {
+    Config c = parse_ok(R"([repository]
+url = "/r"
+[[set]]
+name = "nightly"
+schedule = "30 2 * * mon-fri"
+timezone = "Europe/Berlin"
+source = [{ name = "x", type = "sqlite", path = "/x" }]
+[[set]]
+name = "often"
+schedule = "@every 15m"
+source = [{ name = "x", type = "sqlite", path = "/x" }]
+)");
+    ASSERT_EQ(c.sets.size(), 2u);
+    EXPECT_EQ(c.sets[0].schedule, "30 2 * * mon-fri");
+    EXPECT_EQ(c.sets[0].timezone, "Europe/Berlin");
+    EXPECT_EQ(c.sets[1].schedule, "@every 15m");
+    EXPECT_EQ(c.sets[1].timezone, "UTC");
+}
+
+TEST(ConfigErrors, BadSchedule) {
+    auto p = problems_of(R"([repository]
+url = "/r"
+[[set]]
+name = "a"
+schedule = "61 * * * *"
+source = [{ name = "x", type = "sqlite", path = "/x" }]
+[[set]]
+name = "b"
+schedule = "0 0 31 2 *"
+timezone = "Mars/Base"
+source = [{ name = "x", type = "sqlite", path = "/x" }]
+[[set]]
+name = "c"
+schedule = 5
+timezone = 1
+source = [{ name = "x", type = "sqlite", path = "/x" }]
+[[set]]
+name = "d"
+schedule = ""
+source = [{ name = "x", type = "sqlite", path = "/x" }]
+)");
+    EXPECT_TRUE(has(p, 5, {"set 'a': schedule '61 * * * *': minute 61 is outside 0-59"}))
+        << join(p);
+    EXPECT_TRUE(has(p, 9, {"set 'b': schedule '0 0 31 2 *': never fires"})) << join(p);
+    // The zone is checked apart from the expression, on its own line.
+    EXPECT_TRUE(has(p, 10,
+                    {"set 'b': timezone: unknown time zone 'Mars/Base': use an IANA name such as "
+                     "Europe/Berlin or UTC"}))
+        << join(p);
+    EXPECT_TRUE(has(p, 14, {"set 'c': schedule must be a string, not an integer"})) << join(p);
+    EXPECT_TRUE(has(p, 15, {"set 'c': timezone must be a string, not an integer"})) << join(p);
+    EXPECT_TRUE(has(p, 19, {"set 'd': schedule must not be empty"})) << join(p);
+    EXPECT_EQ(p.size(), 6u) << join(p);
+    EXPECT_EQ(p.front().to_string("c.toml"),
+              "c.toml:5: set 'a': schedule '61 * * * *': minute 61 is outside 0-59");
+}
+
+TEST(ConfigErrors, TimezoneWithoutSchedule) {
+    auto p = problems_of(R"([repository]
+url = "/r"
+[[set]]
+name = "a"
+timezone = "Europe/Berlin"
+source = [{ name = "x", type = "sqlite", path = "/x" }]
+)");
+    EXPECT_TRUE(has(p, 5, {"set 'a': timezone is set but schedule is not"})) << join(p);
+}
+
+TEST(Config, ServerEveryKey) {
+    Config c = parse_ok(R"([repository]
+url = "/r"
+[server]
+state_dir = "/var/lib/coffer-test"
+listen = "[::1]:0"
+webhook_url = "https://alerts.example.com/hook?team=ops"
+on_failure = "logger -t coffer failed"
+catch_up = false
+prune = false
+prune_grace = "0s"
+prune_max_unused = 0.5
+)");
+    EXPECT_EQ(c.server.state_dir, "/var/lib/coffer-test");
+    EXPECT_EQ(c.server.listen, "[::1]:0");
+    EXPECT_EQ(c.server.webhook_url, "https://alerts.example.com/hook?team=ops");
+    EXPECT_EQ(c.server.on_failure, "logger -t coffer failed");
+    EXPECT_FALSE(c.server.catch_up);
+    EXPECT_FALSE(c.server.prune);
+    EXPECT_EQ(c.server.prune_grace_s, 0);
+    EXPECT_DOUBLE_EQ(c.server.prune_max_unused, 0.5);
+    for (const char* listen : {"0.0.0.0:9180", "localhost:65535", "10.1.2.3:0", "[::]:80"})
+        EXPECT_EQ(parse_ok("[repository]\nurl = \"/r\"\n[server]\nlisten = \"" +
+                           std::string(listen) + "\"\n")
+                      .server.listen,
+                  listen);
+    EXPECT_EQ(parse_ok("[repository]\nurl = \"/r\"\n[server]\nprune_grace = \"2h\"\n"
+                       "prune_max_unused = 1\n")
+                  .server.prune_grace_s,
+              7200);
+}
+
+TEST(ConfigErrors, ServerListen) {
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {"127.0.0.1", "'127.0.0.1' has no port"},
+        {"127.0.0.1:", "has no port number 0..65535"},
+        {"127.0.0.1:65536", "has no port number 0..65535"},
+        {"127.0.0.1:http", "has no port number 0..65535"},
+        {":9180", "names no host"},
+        {"example.com:9180", "names host 'example.com', which is not a literal IP address"},
+        {"256.1.1.1:9180", "names host '256.1.1.1'"},
+        {"::1:9180", "needs brackets around its IPv6 address"},
+        {"[::g]:9180", "has no IPv6 address between its brackets"},
+    };
+    for (const auto& [listen, fragment] : cases) {
+        auto p = problems_of("[repository]\nurl = \"/r\"\n[server]\nlisten = \"" + listen + "\"\n");
+        EXPECT_TRUE(
+            has(p, 4, {"[server]: listen '" + listen + "'", fragment, "e.g. \"127.0.0.1:9180\""}))
+            << listen << join(p);
+    }
+    auto q = problems_of("[repository]\nurl = \"/r\"\n[server]\nlisten = 9180\n");
+    EXPECT_TRUE(has(q, 4, {"[server]: listen must be a string, not an integer"})) << join(q);
+}
+
+TEST(ConfigErrors, ServerValues) {
+    auto p = problems_of(R"([repository]
+url = "/r"
+[server]
+state_dir = "state"
+webhook_url = "ftp://x/y"
+on_failure = ""
+catch_up = "yes"
+prune = 1
+prune_grace = "1 hour"
+prune_max_unused = 1.5
+)");
+    EXPECT_TRUE(has(p, 4, {"[server]: state_dir 'state' must be an absolute path"})) << join(p);
+    EXPECT_TRUE(has(p, 5,
+                    {"[server]: webhook_url 'ftp://x/y' must start with \"http://\" or "
+                     "\"https://\""}))
+        << join(p);
+    EXPECT_TRUE(has(p, 6, {"[server]: on_failure must not be empty"})) << join(p);
+    EXPECT_TRUE(has(p, 7, {"[server]: catch_up must be true or false, not a string"})) << join(p);
+    EXPECT_TRUE(has(p, 8, {"[server]: prune must be true or false, not an integer"})) << join(p);
+    EXPECT_TRUE(has(p, 9, {"[server]: prune_grace: '1 hour' is not a duration"})) << join(p);
+    EXPECT_TRUE(has(p, 10,
+                    {"[server]: prune_max_unused: 1.5 is outside 0..1 (the share of a pack's "
+                     "bytes that may be unused before prune repacks it; 0.2 is the default)"}))
+        << join(p);
+    EXPECT_EQ(p.size(), 7u) << join(p);
+
+    auto q = problems_of(
+        "[repository]\nurl = \"/r\"\n[server]\nprune_max_unused = -0.1\n"
+        "webhook_url = \"https:///path\"\n");
+    EXPECT_TRUE(has(q, 4, {"[server]: prune_max_unused: -0.1 is outside 0..1"})) << join(q);
+    EXPECT_TRUE(has(q, 5, {"webhook_url 'https:///path' names no host"})) << join(q);
+    auto r = problems_of("[repository]\nurl = \"/r\"\n[server]\nprune_max_unused = \"20%\"\n");
+    EXPECT_TRUE(has(r, 4,
+                    {"[server]: prune_max_unused must be a number between 0 and 1 (e.g. "
+                     "0.2), not a string"}))
+        << join(r);
+    auto z = problems_of("server = \"127.0.0.1:9180\"\n[repository]\nurl = \"/r\"\n");
+    EXPECT_TRUE(has(z, 1, {"server must be a table ([server]), not a string"})) << join(z);
+}
+
+TEST(ConfigErrors, ServerAndScheduleUnknownKeysSuggestClosest) {
+    auto p = problems_of(R"([repository]
+url = "/r"
+[server]
+listn = "127.0.0.1:9180"
+prune_grace_s = 60
+wibble = 1
+[[set]]
+name = "a"
+schedul = "@daily"
+time_zone = "UTC"
+source = [{ name = "x", type = "sqlite", path = "/x" }]
+[sever]
+)");
+    EXPECT_TRUE(has(p, 4, {"[server]: unknown key 'listn' (did you mean 'listen'?)"})) << join(p);
+    EXPECT_TRUE(has(p, 5, {"unknown key 'prune_grace_s' (did you mean 'prune_grace'?)"}))
+        << join(p);
+    EXPECT_TRUE(has(p, 6,
+                    {"[server]: unknown key 'wibble' (expected one of: state_dir, listen",
+                     "prune_max_unused)"}))
+        << join(p);
+    EXPECT_TRUE(has(p, 9, {"set 'a': unknown key 'schedul' in [[set]] (did you mean 'schedule'?)"}))
+        << join(p);
+    EXPECT_TRUE(has(p, 10, {"unknown key 'time_zone' in [[set]] (did you mean 'timezone'?)"}))
+        << join(p);
+    EXPECT_TRUE(has(p, 12, {"unknown key 'sever' at the top level (did you mean 'server'?)"}))
+        << join(p);
 }
 
 }  // namespace

@@ -17,7 +17,11 @@
 //                 backup; default 1), max_shrink (fraction 0..1: a source shrinking by more
 //                 than this against the previous snapshot fails; default 0.5, 1 disables),
 //                 on_shrink ("fail" or "warn"; default "fail"), tags (array of strings),
-//                 retention (a table, inline or [set.retention]; see below)
+//                 retention (a table, inline or [set.retention]; see below), schedule (when
+//                 `coffer serve` backs the set up: a cron expression "30 2 * * *", @daily or
+//                 "@every 6h"; absent: never; see docs/schedule.md and schedule/schedule.h),
+//                 timezone (IANA name the cron fields are read in, e.g. "Europe/Berlin";
+//                 default "UTC"; only with schedule)
 //   retention     keep_last, keep_hourly, keep_daily, keep_weekly, keep_monthly, keep_yearly
 //                 (integers 0..1000000), keep_within (duration, longer than zero); every key
 //                 optional but at least one required. Absent: the set has no policy and
@@ -33,6 +37,12 @@
 //       s3:       url (required, "s3:http(s)://host[:port]/bucket[/prefix]"), access_key_id,
 //                 secret_access_key, region (strings; default from AWS_* environment)
 //       command:  backup_command (required), restore_command (string)
+//   [server]      optional, for `coffer serve`: state_dir (absolute path), listen ("host:port",
+//                 host a literal IP address, IPv6 in brackets, or "localhost"; port 0..65535,
+//                 0 picks a free one; default "127.0.0.1:9180"), webhook_url (http:// or
+//                 https:// URL), on_failure (shell command), catch_up, prune (booleans, default
+//                 true), prune_grace (duration, may be "0s"; default "1h"), prune_max_unused
+//                 (fraction 0..1; default 0.2)
 // Plain values; thread-compatible.
 #pragma once
 
@@ -87,6 +97,8 @@ struct SetConfig {
     bool fail_on_shrink = true;
     std::vector<std::string> tags;
     std::optional<retention::Policy> retention;  // nullopt: no [set.retention], keep everything
+    std::string schedule;                        // empty: the daemon never runs this set
+    std::string timezone = "UTC";                // of schedule; both valid for Schedule::parse
     std::vector<SourceConfig> sources;
 
     const SourceConfig* find_source(std::string_view name) const;
@@ -108,9 +120,27 @@ struct RepositoryConfig {
     unsigned object_lock_days = 0;
 };
 
+// [server]: the daemon's settings. Every field has its default when the table is absent.
+struct ServerConfig {
+    // Where the run history lives. Empty (the default) leaves the choice to the caller:
+    // /var/lib/coffer for root, else $XDG_STATE_HOME/coffer or ~/.local/state/coffer.
+    std::string state_dir;
+    // "host:port" for /metrics and /healthz; host a literal IP ("[::1]" for IPv6) or
+    // "localhost"; port 0 picks a free one.
+    std::string listen = "127.0.0.1:9180";
+    std::string webhook_url;  // http(s) URL, POSTed a JSON event on a failed run or RPO violation
+    std::string on_failure;   // shell command run (sh -c) on the same events; empty: none
+    bool catch_up = true;     // run a job once at start-up when its last scheduled time passed
+                              // while the daemon was down
+    bool prune = true;        // prune after applying retention
+    int64_t prune_grace_s = 3600;   // key prune_grace, a duration; 0 allowed
+    double prune_max_unused = 0.2;  // key prune_max_unused, fraction 0..1
+};
+
 struct Config {
     std::string path;  // the file it came from
     RepositoryConfig repository;
+    ServerConfig server;
     std::vector<SetConfig> sets;
 
     const SetConfig* find_set(std::string_view name) const;

@@ -2,11 +2,15 @@
 // being known, of the right type and in range, and every problem is recorded with its line.
 #include "coffer/config/config_check.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <array>
 #include <cstdio>
 #include <map>
 #include <optional>
+
+#include "coffer/schedule/schedule.h"
 
 namespace coffer::config::detail {
 
@@ -14,14 +18,16 @@ namespace {
 
 using Keys = std::vector<std::string_view>;
 
-const Keys k_top_keys = {"repository", "set"};
+const Keys k_top_keys = {"repository", "set", "server"};
 const Keys k_repository_keys = {
     "url",       "host_key",      "recovery_key_file", "mirrors",
     "cache_dir", "access_key_id", "secret_access_key", "region",
     "ca_file",   "connections",   "object_lock_mode",  "object_lock_days"};
-const Keys k_set_keys = {"name",         "rpo",          "rto",       "pre_restore",
-                         "post_restore", "health_check", "min_size",  "max_shrink",
-                         "on_shrink",    "tags",         "retention", "source"};
+const Keys k_set_keys = {"name",         "rpo",      "rto",        "pre_restore", "post_restore",
+                         "health_check", "min_size", "max_shrink", "on_shrink",   "tags",
+                         "retention",    "source",   "schedule",   "timezone"};
+const Keys k_server_keys = {"state_dir", "listen", "webhook_url", "on_failure",
+                            "catch_up",  "prune",  "prune_grace", "prune_max_unused"};
 const Keys k_retention_keys = {"keep_last",   "keep_within",  "keep_hourly", "keep_daily",
                                "keep_weekly", "keep_monthly", "keep_yearly"};
 // More than any schedule needs (keep_last: a snapshot a minute for almost two years), so a
@@ -50,6 +56,8 @@ const std::array<TypeInfo, 5> k_types = {{
 constexpr std::string_view k_name_rule = "use only letters, digits, '_', '.' and '-'";
 constexpr std::string_view k_s3_form =
     R"((expected "s3:http(s)://host[:port]/bucket[/prefix]", e.g. "s3:https://s3.example.com/bucket/prefix"))";
+constexpr std::string_view k_listen_form =
+    R"((expected "host:port" with a literal IP address or localhost, e.g. "127.0.0.1:9180" or "[::1]:9180"; port 0 picks a free one))";
 constexpr std::string_view k_repository_url_hint =
     R"((a directory such as "/var/backups/coffer", or "s3:https://host[:port]/bucket/prefix"))";
 
@@ -133,6 +141,48 @@ std::string s3_url_problem(std::string_view url) {
     return "";
 }
 
+// "" when listen is "host:port" with host a literal IPv4 address, a bracketed IPv6 address or
+// "localhost", and port 0..65535; else what is wrong. Names are refused so that the address
+// the daemon binds never depends on a resolver.
+std::string listen_problem(std::string_view listen) {
+    size_t colon = listen.rfind(':');
+    if (colon == std::string_view::npos) return "has no port";
+    std::string host(listen.substr(0, colon));
+    std::string_view port = listen.substr(colon + 1);
+    if (host.empty()) return "names no host";
+    if (port.empty() || port.size() > 5 ||
+        port.find_first_not_of("0123456789") != std::string_view::npos ||
+        std::stoi(std::string(port)) > 65535)
+        return "has no port number 0..65535";
+    unsigned char addr[16];
+    if (host.front() == '[') {
+        if (host.size() < 3 || host.back() != ']' ||
+            inet_pton(AF_INET6, host.substr(1, host.size() - 2).c_str(), addr) != 1)
+            return "has no IPv6 address between its brackets";
+        return "";
+    }
+    if (host.find(':') != std::string::npos) return "needs brackets around its IPv6 address";
+    if (host == "localhost" || inet_pton(AF_INET, host.c_str(), addr) == 1) return "";
+    return "names host '" + shown(host) + "', which is not a literal IP address or localhost";
+}
+
+// "" when url is an http:// or https:// URL with a host, else what is wrong.
+std::string webhook_problem(std::string_view url) {
+    std::string_view rest;
+    if (url.starts_with("https://"))
+        rest = url.substr(8);
+    else if (url.starts_with("http://"))
+        rest = url.substr(7);
+    else
+        return R"(must start with "http://" or "https://")";
+    if (rest.empty() || rest.front() == '/' || rest.front() == ':' || rest.front() == '?')
+        return "names no host";
+    for (char c : url)
+        if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f)
+            return "contains white space or a control character";
+    return "";
+}
+
 // Where a table's messages point and how they start.
 struct Scope {
     const toml::table& table;
@@ -156,6 +206,12 @@ public:
             config.repository = repository(*t);
         else
             add(line_of(*n), "repository must be a table ([repository]), not " + kind_of(*n));
+        if (const toml::node* n = root.get("server")) {
+            if (const toml::table* t = n->as_table())
+                config.server = server(*t);
+            else
+                add(line_of(*n), "server must be a table ([server]), not " + kind_of(*n));
+        }
 
         const toml::node* n = root.get("set");
         if (!n) return config;
@@ -283,7 +339,8 @@ private:
         return out;
     }
 
-    std::optional<int64_t> duration(const Scope& s, std::string_view key) {
+    // A duration string; zero only when allow_zero. nullopt when absent or invalid.
+    std::optional<int64_t> duration(const Scope& s, std::string_view key, bool allow_zero = false) {
         const toml::node* n = s.table.get(key);
         if (!n) return std::nullopt;
         const auto* v = n->as_string();
@@ -297,7 +354,7 @@ private:
             add(line_of(*n), s.prefix(key) + ": " + d.status().message());
             return std::nullopt;
         }
-        if (*d == 0) {
+        if (*d == 0 && !allow_zero) {
             add(line_of(*n), s.prefix(key) + " must be longer than zero (e.g. \"1h\")");
             return std::nullopt;
         }
@@ -450,24 +507,10 @@ private:
             else
                 set.min_size = static_cast<uint64_t>(v->get());
         }
-        if (const toml::node* n = t.get("max_shrink")) {
-            std::optional<double> v;
-            if (const auto* i = n->as_integer()) v = static_cast<double>(i->get());
-            if (const auto* f = n->as_floating_point()) v = f->get();
-            if (!v) {
-                add(line_of(*n), s.prefix("max_shrink") +
-                                     " must be a number between 0 and 1 (e.g. 0.5), not " +
-                                     kind_of(*n));
-            } else if (!(*v >= 0.0 && *v <= 1.0)) {
-                char text[32];
-                std::snprintf(text, sizeof text, "%g", *v);
-                add(line_of(*n), s.prefix("max_shrink") + ": " + text +
-                                     " is outside 0..1 (the fraction a source may shrink by; "
-                                     "0.5 is the default, 1 disables the check)");
-            } else {
-                set.max_shrink = *v;
-            }
-        }
+        if (auto v = fraction(s, "max_shrink", "0.5",
+                              "the fraction a source may shrink by; 0.5 is the default, 1 "
+                              "disables the check"))
+            set.max_shrink = *v;
         if (auto v = get_string(s, "on_shrink")) {
             if (*v == "fail" || *v == "warn")
                 set.fail_on_shrink = *v == "fail";
@@ -476,6 +519,7 @@ private:
                                                       R"(' is not valid: use "fail" or "warn")");
         }
         set.retention = retention_policy(s);
+        schedule_of(s, set);
 
         const std::string no_sources = s.label +
                                        " has no sources: add at least one [[set.source]] with a "
@@ -513,6 +557,108 @@ private:
             set.sources.push_back(std::move(src));
         }
         return set;
+    }
+
+    // A number (integer or float) in 0..1; nullopt when absent or invalid. example and meaning
+    // go into the messages.
+    std::optional<double> fraction(const Scope& s, std::string_view key, std::string_view example,
+                                   std::string_view meaning) {
+        const toml::node* n = s.table.get(key);
+        if (!n) return std::nullopt;
+        std::optional<double> v;
+        if (const auto* i = n->as_integer()) v = static_cast<double>(i->get());
+        if (const auto* f = n->as_floating_point()) v = f->get();
+        if (!v) {
+            add(line_of(*n), s.prefix(key) + " must be a number between 0 and 1 (e.g. " +
+                                 std::string(example) + "), not " + kind_of(*n));
+            return std::nullopt;
+        }
+        if (!(*v >= 0.0 && *v <= 1.0)) {
+            char text[32];
+            std::snprintf(text, sizeof text, "%g", *v);
+            add(line_of(*n),
+                s.prefix(key) + ": " + text + " is outside 0..1 (" + std::string(meaning) + ")");
+            return std::nullopt;
+        }
+        return v;
+    }
+
+    // schedule and timezone, each checked on its own line: the expression in UTC, the zone
+    // apart, so both problems are reported when both are wrong.
+    void schedule_of(const Scope& s, SetConfig& set) {
+        const toml::node* expression_node = s.table.get("schedule");
+        const toml::node* zone_node = s.table.get("timezone");
+        auto expression = get_string(s, "schedule");
+        auto zone = get_string(s, "timezone");
+        if (expression) {
+            if (expression->empty()) {
+                add(line_of(*expression_node),
+                    s.prefix("schedule") +
+                        " must not be empty (e.g. \"30 2 * * *\", \"@daily\", \"@every 6h\"; "
+                        "leave it out for a set the daemon does not run)");
+            } else if (auto parsed = schedule::Schedule::parse(*expression); !parsed.ok()) {
+                add(line_of(*expression_node), s.prefix() + parsed.status().message());
+            } else {
+                set.schedule = parsed->expression();
+            }
+        }
+        if (zone) {
+            if (Status st = schedule::Schedule::check_timezone(*zone); !st.ok())
+                add(line_of(*zone_node), s.prefix("timezone") + ": " + st.message());
+            else
+                set.timezone = *zone;
+            if (!expression_node)
+                add(line_of(*zone_node),
+                    s.prefix("timezone") +
+                        " is set but schedule is not: a time zone applies only to a schedule "
+                        "(e.g. schedule = \"30 2 * * *\")");
+        }
+    }
+
+    ServerConfig server(const toml::table& t) {
+        Scope s{t, "[server]", ""};
+        check_keys(s, k_server_keys, nullptr);
+        ServerConfig c;
+        if (auto v = get_string(s, "state_dir")) {
+            if (!v->starts_with('/'))
+                add(line_of(*t.get("state_dir")),
+                    s.prefix("state_dir") + " '" + shown(*v) +
+                        "' must be an absolute path (leave it out for the default: "
+                        "/var/lib/coffer for root, else ~/.local/state/coffer)");
+            else
+                c.state_dir = *v;
+        }
+        if (auto v = get_string(s, "listen")) {
+            if (std::string problem = listen_problem(*v); !problem.empty())
+                add(line_of(*t.get("listen")), s.prefix("listen") + " '" + shown(*v) + "' " +
+                                                   problem + " " + std::string(k_listen_form));
+            else
+                c.listen = *v;
+        }
+        if (auto v = get_string(s, "webhook_url")) {
+            if (std::string problem = webhook_problem(*v); !problem.empty())
+                add(line_of(*t.get("webhook_url")),
+                    s.prefix("webhook_url") + " '" + shown(*v) + "' " + problem +
+                        R"( (e.g. "https://alerts.example.com/coffer"))");
+            else
+                c.webhook_url = *v;
+        }
+        if (auto v = get_string(s, "on_failure")) {
+            if (v->empty())
+                add(line_of(*t.get("on_failure")),
+                    s.prefix("on_failure") +
+                        " must not be empty (a shell command, run with sh -c; leave it out for "
+                        "none)");
+            c.on_failure = *v;
+        }
+        c.catch_up = get_bool(s, "catch_up").value_or(true);
+        c.prune = get_bool(s, "prune").value_or(true);
+        if (auto d = duration(s, "prune_grace", true)) c.prune_grace_s = *d;
+        if (auto v = fraction(s, "prune_max_unused", "0.2",
+                              "the share of a pack's bytes that may be unused before prune "
+                              "repacks it; 0.2 is the default"))
+            c.prune_max_unused = *v;
+        return c;
     }
 
     // retention = { keep_daily = 7, ... } or [set.retention]; nullopt when absent or invalid.
