@@ -148,6 +148,7 @@ Status Process::wait(const std::string& what) {
     if (m_err_reader.joinable()) m_err_reader.join();
     if (m_err_fd >= 0) ::close(m_err_fd);
     m_err_fd = -1;
+    m_exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return ok_status();
     std::string why = WIFEXITED(status) ? "exit status " + std::to_string(WEXITSTATUS(status))
                                         : "killed by signal " + std::to_string(WTERMSIG(status));

@@ -31,10 +31,17 @@ public:
     // Waits for exit. ok on status 0; otherwise Code::io "<what> failed (exit status N): <last
     // line of stderr>".
     Status wait(const std::string& what);
+    // After wait(): the exit status, or 128 + the signal that ended the process.
+    int exit_code() const { return m_exit_code; }
+    // The last few KiB of its stderr (complete once wait() returned).
+    const std::string& stderr_tail() const { return m_err_tail; }
+    // While running, for sending it a signal; -1 once waited for.
+    pid_t pid() const { return m_pid; }
 
 private:
     Process() = default;
     pid_t m_pid = -1;
+    int m_exit_code = -1;
     int m_fd = -1;
     int m_err_fd = -1;
     std::thread m_err_reader;

@@ -1,0 +1,182 @@
+#include "coffer/server/daemon.h"
+
+#include <algorithm>
+
+namespace coffer::server {
+
+namespace {
+
+std::string iso(int64_t ns) {
+    time_t s = static_cast<time_t>(ns / 1000000000);
+    struct tm tm {};
+    gmtime_r(&s, &tm);
+    char buf[32];
+    strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+}  // namespace
+
+Daemon::Daemon(std::vector<SetPlan> plans, StateDb& db, DaemonOptions options, DaemonHooks hooks)
+    : m_plans(std::move(plans)), m_db(db), m_opts(options), m_hooks(std::move(hooks)) {}
+
+void Daemon::event(nlohmann::json e) {
+    e["time"] = iso(m_hooks.now());
+    if (m_hooks.on_event) m_hooks.on_event(e);
+}
+
+Facts Daemon::facts() const {
+    std::lock_guard lock(m_facts_mu);
+    return m_facts;
+}
+
+Status Daemon::run() {
+    const int64_t start = m_hooks.now();
+    TRY_ASSIGN(int interrupted, m_db.close_interrupted(start));
+    if (interrupted)
+        event({{"event", "runs_interrupted"},
+               {"count", interrupted},
+               {"message", "runs cut short when the daemon last stopped"}});
+    for (const auto& p : m_plans) {
+        TRY_ASSIGN(auto stored, m_db.next_due(p.name));
+        int64_t due = stored ? *stored : p.schedule.next_after(start);
+        if (stored && *stored <= start) {
+            if (m_opts.catch_up) {
+                event({{"event", "missed"},
+                       {"set", p.name},
+                       {"scheduled", iso(*stored)},
+                       {"message", "due while the daemon was down: running it once now"}});
+            } else {
+                event({{"event", "missed"},
+                       {"set", p.name},
+                       {"scheduled", iso(*stored)},
+                       {"message", "due while the daemon was down: skipped (catch_up = false)"}});
+                due = p.schedule.next_after(start);
+            }
+        }
+        m_due[p.name] = due;
+        TRY(m_db.set_next_due(p.name, due));
+        event({{"event", "scheduled"},
+               {"set", p.name},
+               {"schedule", p.schedule.expression()},
+               {"timezone", p.schedule.timezone()},
+               {"next", iso(due)}});
+    }
+    refresh_and_check();
+    int64_t next_check = m_hooks.now() + m_opts.check_interval_ns;
+    while (!m_stopping) {
+        const SetPlan* next = nullptr;
+        for (const auto& p : m_plans)
+            if (!next || m_due[p.name] < m_due[next->name]) next = &p;
+        int64_t wake = next ? std::min(m_due[next->name], next_check) : next_check;
+        if (!m_hooks.sleep_until(wake) || m_stopping) break;
+        bool ran = false;
+        if (next && m_hooks.now() >= m_due[next->name]) {
+            int64_t scheduled = m_due[next->name];
+            TRY(run_set(*next, scheduled));
+            ran = true;
+            int64_t after = std::max(m_hooks.now(), scheduled);
+            m_due[next->name] = next->schedule.next_after(after);
+            TRY(m_db.set_next_due(next->name, m_due[next->name]));
+            if (m_stopping) break;
+            event({{"event", "scheduled"}, {"set", next->name}, {"next", iso(m_due[next->name])}});
+        }
+        // After every run (what it changed shows at once in /metrics), and between runs.
+        if (ran || m_hooks.now() >= next_check) {
+            refresh_and_check();
+            next_check = m_hooks.now() + m_opts.check_interval_ns;
+        }
+    }
+    event({{"event", "stopped"}});
+    return ok_status();
+}
+
+Result<JobResult> Daemon::job(const SetPlan& plan, const std::string& name, int64_t scheduled_ns) {
+    Run run;
+    run.set = plan.name;
+    run.job = name;
+    run.scheduled_ns = scheduled_ns;
+    run.start_ns = m_hooks.now();
+    TRY_ASSIGN(run.id, m_db.begin_run(plan.name, name, scheduled_ns, run.start_ns));
+    event({{"event", "job_started"}, {"set", plan.name}, {"job", name}});
+    JobResult r = m_hooks.run_job(plan.name, name);
+    run.end_ns = m_hooks.now();
+    run.outcome = r.outcome;
+    run.error = r.error;
+    run.bytes_read = r.bytes_read;
+    run.bytes_added = r.bytes_added;
+    run.snapshot = r.snapshot;
+    TRY(m_db.end_run(run));
+    nlohmann::json e = {{"event", "job_finished"},
+                        {"set", plan.name},
+                        {"job", name},
+                        {"outcome", r.outcome},
+                        {"duration_s", double(run.end_ns - run.start_ns) / 1e9}};
+    if (!r.error.empty()) e["error"] = r.error;
+    if (name == "backup" && r.outcome == "ok") {
+        e["snapshot"] = r.snapshot;
+        e["bytes_read"] = r.bytes_read;
+        e["bytes_added"] = r.bytes_added;
+    }
+    event(e);
+    if (r.outcome == "failed")
+        event({{"event", "job_failed"},
+               {"alert", true},
+               {"set", plan.name},
+               {"job", name},
+               {"error", r.error}});
+    return r;
+}
+
+Status Daemon::run_set(const SetPlan& plan, int64_t scheduled_ns) {
+    TRY_ASSIGN(JobResult backup, job(plan, "backup", scheduled_ns));
+    if (backup.outcome != "ok" || m_stopping) return ok_status();
+    if (plan.retention) {
+        TRY_ASSIGN(JobResult forget, job(plan, "forget", scheduled_ns));
+        if (m_stopping) return ok_status();
+        if (forget.outcome == "ok" && m_opts.prune) TRY(job(plan, "prune", scheduled_ns).status());
+    }
+    if (m_opts.mirror && !m_stopping) TRY(job(plan, "mirror", scheduled_ns).status());
+    return ok_status();
+}
+
+void Daemon::refresh_and_check() {
+    if (!m_hooks.facts) return;
+    auto f = m_hooks.facts();
+    if (!f.ok()) {
+        event({{"event", "facts_failed"}, {"error", f.status().message()}});
+        return;
+    }
+    {
+        std::lock_guard lock(m_facts_mu);
+        m_facts = *f;
+    }
+    int64_t now = m_hooks.now();
+    for (const auto& p : m_plans) {
+        if (!p.rpo_ns) continue;
+        auto it = f->sets.find(p.name);
+        // A plain value and a flag: GCC 12 warns (wrongly) about a copied optional here.
+        bool have = it != f->sets.end() && it->second.newest_ns.has_value();
+        int64_t newest = have ? *it->second.newest_ns : 0;
+        bool late = !have || now - newest > *p.rpo_ns;
+        bool& alerted = m_rpo_alerted[p.name];
+        if (late && !alerted) {
+            nlohmann::json e = {{"event", "rpo_violated"},
+                                {"alert", true},
+                                {"set", p.name},
+                                {"rpo_s", *p.rpo_ns / 1000000000}};
+            if (have) {
+                e["newest_snapshot"] = iso(newest);
+                e["age_s"] = (now - newest) / 1000000000;
+            } else {
+                e["newest_snapshot"] = nullptr;
+            }
+            event(e);
+        } else if (!late && alerted) {
+            event({{"event", "rpo_ok"}, {"set", p.name}});
+        }
+        alerted = late;
+    }
+}
+
+}  // namespace coffer::server

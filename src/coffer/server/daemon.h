@@ -1,0 +1,104 @@
+// Daemon: the scheduler loop behind `coffer serve`. It runs each backup set on its schedule,
+// then that set's retention (forget), prune and mirror, one job at a time, records every run
+// in the StateDb, watches each set's RPO, and reports events (one JSON object each) through a
+// hook that logs them and sends alerts.
+//
+// Everything with a side effect outside the loop is a hook, so tests drive it with a fake
+// clock and fake jobs: now() and sleep_until() are the clock (sleep_until returns false once
+// the daemon should stop), run_job() runs one job (the CLI runs `coffer ... backup --set X` as
+// a child process), facts() reads the repository (newest snapshot per set, sizes).
+// Guarantees: jobs never overlap (so never two backups of one set); a job whose scheduled time
+// passed while the daemon was down runs once at start-up when catch_up is set, however many
+// times it was missed; stop() lets the running job end (the hook aborts it) and starts no
+// other. run() is called once, from one thread; stop() may be called from any thread.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "coffer/schedule/schedule.h"
+#include "coffer/server/state.h"
+
+namespace coffer::server {
+
+struct SetPlan {
+    std::string name;
+    schedule::Schedule schedule;
+    std::optional<int64_t> rpo_ns;
+    std::optional<int64_t> rto_ns;
+    bool retention = false;  // the set has a retention policy: forget after each backup
+};
+
+struct JobResult {
+    std::string outcome = "failed";  // "ok", "failed", "aborted", "skipped"
+    std::string error;               // one line, when not ok
+    uint64_t bytes_read = 0;
+    uint64_t bytes_added = 0;
+    std::string snapshot;
+};
+
+struct SetFacts {
+    std::optional<int64_t> newest_ns;  // newest snapshot of the set in the repository
+    uint64_t snapshots = 0;
+};
+
+struct Facts {
+    std::map<std::string, SetFacts> sets;
+    uint64_t repository_bytes = 0;
+    int64_t read_ns = 0;  // when they were read
+};
+
+struct DaemonOptions {
+    bool catch_up = true;
+    bool prune = true;
+    bool mirror = false;                         // the repository has mirrors
+    int64_t check_interval_ns = 60'000'000'000;  // how often RPOs are checked between jobs
+};
+
+struct DaemonHooks {
+    std::function<int64_t()> now;
+    std::function<bool(int64_t until_ns)> sleep_until;
+    std::function<JobResult(const std::string& set, const std::string& job)> run_job;
+    std::function<Result<Facts>()> facts;
+    std::function<void(const nlohmann::json& event)> on_event;
+};
+
+class Daemon {
+public:
+    Daemon(std::vector<SetPlan> plans, StateDb& db, DaemonOptions options, DaemonHooks hooks);
+
+    // Runs until stop() or sleep_until() says to stop. A Status only for what prevents the
+    // loop itself from working (the state database failing).
+    Status run();
+    void stop() { m_stopping = true; }
+    bool stopping() const { return m_stopping; }
+
+    // The latest repository facts and RPO verdicts, for /metrics (thread-safe copies).
+    Facts facts() const;
+    const std::vector<SetPlan>& plans() const { return m_plans; }
+
+private:
+    Status run_set(const SetPlan& plan, int64_t scheduled_ns);
+    // Runs one job and records it. Returns its result.
+    Result<JobResult> job(const SetPlan& plan, const std::string& name, int64_t scheduled_ns);
+    void refresh_and_check();
+    void event(nlohmann::json e);
+
+    std::vector<SetPlan> m_plans;
+    StateDb& m_db;
+    DaemonOptions m_opts;
+    DaemonHooks m_hooks;
+    std::atomic<bool> m_stopping{false};
+    std::map<std::string, int64_t> m_due;
+    std::map<std::string, bool> m_rpo_alerted;
+    mutable std::mutex m_facts_mu;
+    Facts m_facts;
+};
+
+}  // namespace coffer::server
