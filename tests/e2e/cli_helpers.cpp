@@ -135,7 +135,15 @@ RunResult run_process(const std::string& exe, const std::vector<std::string>& ar
     if (options.kill_after_ms > 0)
         deadline =
             std::chrono::steady_clock::now() + std::chrono::milliseconds(options.kill_after_ms);
+    // A flag and a plain time point: GCC 12 warns (wrongly) about an optional here.
+    bool term_pending = options.term_after_ms > 0;
+    auto term_at =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(options.term_after_ms);
     while (out_open || err_open) {
+        if (term_pending && std::chrono::steady_clock::now() >= term_at) {
+            kill(pid, SIGTERM);
+            term_pending = false;
+        }
         struct pollfd fds[2];
         int n = 0, out_i = -1, err_i = -1;
         if (out_open) {
@@ -149,14 +157,14 @@ RunResult run_process(const std::string& exe, const std::vector<std::string>& ar
         auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
                         deadline - std::chrono::steady_clock::now())
                         .count();
-        if (left <= 0) {
-            timed_out = true;
-            kill(pid, SIGKILL);
-            if (out_open) ::close(out_pipe[0]);
-            if (err_open) ::close(err_pipe[0]);
-            break;
+        int wait_ms = static_cast<int>(left);
+        if (term_pending) {
+            auto to_term = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               term_at - std::chrono::steady_clock::now())
+                               .count();
+            wait_ms = std::min<int>(wait_ms, std::max<int>(0, static_cast<int>(to_term)));
         }
-        int ready = poll(fds, static_cast<nfds_t>(n), static_cast<int>(left));
+        int ready = poll(fds, static_cast<nfds_t>(n), wait_ms);
         if (ready < 0 && errno == EINTR) continue;
         if (ready < 0) fail_errno("poll", exe);
         if (out_i >= 0 && fds[out_i].revents) drain(out_pipe[0], r.out, out_open);

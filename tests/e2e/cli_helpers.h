@@ -37,6 +37,9 @@ struct RunOptions {
     bool stderr_tty = false;  // stderr on a pseudo-terminal (to see progress output)
     int timeout_s = 60;
     int kill_after_ms = 0;  // when > 0: SIGKILL the child then (exit code 137 if it was running)
+    // When > 0: SIGTERM the child then, and keep reading its output until it exits (SIGKILL
+    // after timeout_s as always).
+    int term_after_ms = 0;
 };
 
 RunResult run_process(const std::string& exe, const std::vector<std::string>& args,

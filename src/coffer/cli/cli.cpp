@@ -40,6 +40,8 @@ int run(int argc, char** argv) {
     register_mirror(app, g, exit_code);
     register_forget(app, g, exit_code);
     register_prune(app, g, exit_code);
+    register_serve(app, g, exit_code);
+    register_status(app, g, exit_code);
     for (CLI::App* sub : app.get_subcommands({})) sub->fallthrough();
 
     try {

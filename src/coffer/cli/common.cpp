@@ -84,6 +84,24 @@ Result<config::Config> load_config(GlobalOptions& g) {
     return cfg;
 }
 
+std::string default_daemon_state_dir() {
+    if (geteuid() == 0) return "/var/lib/coffer";
+    if (const char* x = std::getenv("XDG_STATE_HOME"); x && *x) return std::string(x) + "/coffer";
+    if (const char* h = std::getenv("HOME"); h && *h) return std::string(h) + "/.local/state/coffer";
+    return "/var/lib/coffer";
+}
+
+Result<std::map<std::string, SetSnapshots>> snapshots_by_set(repo::Repository& repository) {
+    TRY_ASSIGN(auto list, repository.list_snapshots());
+    std::map<std::string, SetSnapshots> out;
+    for (const auto& s : list) {
+        SetSnapshots& e = out[s.set];
+        e.count++;
+        if (!e.newest_ns || s.time_ns > *e.newest_ns) e.newest_ns = s.time_ns;
+    }
+    return out;
+}
+
 repo::LockOptions lock_options(const GlobalOptions& g, std::string purpose) {
     repo::LockOptions o;
     o.purpose = std::move(purpose);

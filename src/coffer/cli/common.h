@@ -4,6 +4,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -78,6 +79,17 @@ Result<OpenedRepo> open_repository(GlobalOptions& g, KeyNeed need);
 Result<std::optional<repo::HostKey>> load_host_key_if_present(const GlobalOptions& g);
 Result<std::optional<repo::RecoveryKey>> load_recovery_key_if_given(const GlobalOptions& g);
 
+// The daemon's state directory when the config names none: /var/lib/coffer for root, else
+// $XDG_STATE_HOME/coffer or ~/.local/state/coffer.
+std::string default_daemon_state_dir();
+
+// Newest snapshot and snapshot count per backup set ("" for plain path backups).
+struct SetSnapshots {
+    std::optional<int64_t> newest_ns;
+    uint64_t count = 0;
+};
+Result<std::map<std::string, SetSnapshots>> snapshots_by_set(repo::Repository& repository);
+
 // Where this host keeps its disposable state for a repository (file cache, last snapshot).
 std::string state_dir(const repo::Repository& repo);
 
@@ -138,6 +150,8 @@ void register_diff(CLI::App& app, GlobalOptions& g, int& exit_code);
 void register_mirror(CLI::App& app, GlobalOptions& g, int& exit_code);
 void register_forget(CLI::App& app, GlobalOptions& g, int& exit_code);
 void register_prune(CLI::App& app, GlobalOptions& g, int& exit_code);
+void register_serve(CLI::App& app, GlobalOptions& g, int& exit_code);
+void register_status(CLI::App& app, GlobalOptions& g, int& exit_code);
 
 // Backup sets (cmd_set.cpp): `backup --set` and `restore --set`.
 struct SetRestoreArgs {

@@ -1,0 +1,268 @@
+// coffer serve: the daemon. Runs every set that has a schedule (then its retention, prune and
+// mirrors), one job at a time, each as a child `coffer` process so that a crash or a leak in
+// one job never takes the daemon with it; logs one JSON object per line on stdout; serves
+// /metrics and /healthz; alerts through [server] webhook_url / on_failure. SIGTERM or SIGINT
+// stops it: the running job is sent SIGTERM (a backup killed before its manifest leaves no
+// snapshot, only unreferenced data that prune removes) and nothing new starts.
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <mutex>
+#include <thread>
+
+#include "coffer/cli/common.h"
+#include "coffer/retention/policy.h"
+#include "coffer/server/daemon.h"
+#include "coffer/server/http.h"
+#include "coffer/server/metrics.h"
+#include "coffer/server/notify.h"
+#include "coffer/source/process.h"
+
+namespace coffer::cli {
+
+namespace {
+
+struct ServeArgs {
+    std::string listen;
+    std::string state_dir;
+};
+
+std::string self_exe() {
+    char buf[4096];
+    ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+    if (n <= 0) return "coffer";
+    return std::string(buf, static_cast<size_t>(n));
+}
+
+// The last "coffer: ..." line of a child's stderr: its one-line error.
+std::string error_line(const std::string& err) {
+    std::string last;
+    size_t pos = 0;
+    while (pos < err.size()) {
+        size_t end = err.find('\n', pos);
+        if (end == std::string::npos) end = err.size();
+        std::string line = err.substr(pos, end - pos);
+        if (line.rfind("coffer: ", 0) == 0) last = line.substr(8);
+        pos = end + 1;
+    }
+    return last;
+}
+
+class Runner {
+public:
+    Runner(std::string exe, std::string config, const config::ServerConfig& server)
+        : m_exe(std::move(exe)), m_config(std::move(config)), m_server(server) {}
+
+    server::JobResult run(const std::string& set, const std::string& job) {
+        std::vector<std::string> argv = {m_exe, "--config", m_config, "--json"};
+        if (job == "backup")
+            argv.insert(argv.end(), {"backup", "--set", set});
+        else if (job == "forget")
+            argv.insert(argv.end(), {"forget", "--set", set});
+        else if (job == "prune")
+            argv.insert(argv.end(),
+                        {"prune", "--grace", retention::format_duration(m_server.prune_grace_s),
+                         "--max-unused", std::to_string(m_server.prune_max_unused)});
+        else
+            argv.push_back("mirror");
+        server::JobResult r;
+        auto p = source::Process::start("", source::Pipe::from_stdout, {}, argv);
+        if (!p.ok()) {
+            r.error = p.status().message();
+            return r;
+        }
+        m_child = (*p)->pid();
+        if (m_stopping) ::kill(m_child, SIGTERM);  // stop() came between start and here
+        std::string out;
+        char buf[8192];
+        for (;;) {
+            ssize_t n = ::read((*p)->fd(), buf, sizeof buf);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) break;
+            if (out.size() < (1 << 20)) out.append(buf, static_cast<size_t>(n));
+        }
+        Status st = (*p)->wait("coffer " + job);
+        m_child = -1;
+        int code = (*p)->exit_code();
+        auto j = nlohmann::json::parse(out, nullptr, false);
+        if (code == 0) {
+            r.outcome = "ok";
+            if (job == "backup" && j.is_object()) {
+                r.snapshot = j.value("snapshot_id", "");
+                if (j.contains("summary")) {
+                    r.bytes_read = j["summary"].value("bytes_read", uint64_t{0});
+                    r.bytes_added = j["summary"].value("data_added", uint64_t{0});
+                }
+            }
+            return r;
+        }
+        r.error = error_line((*p)->stderr_tail());
+        if (r.error.empty()) r.error = st.message();
+        if (m_stopping && code == 128 + SIGTERM) {
+            r.outcome = "aborted";
+            r.error = "stopped by SIGTERM";
+        } else if (job == "prune" && code == k_exit_locked) {
+            r.outcome = "skipped";  // a backup elsewhere holds a lease: prune next time
+        }
+        return r;
+    }
+
+    void stop() {
+        m_stopping = true;
+        pid_t child = m_child.load();
+        if (child > 0) ::kill(child, SIGTERM);
+    }
+
+private:
+    std::string m_exe, m_config;
+    config::ServerConfig m_server;
+    std::atomic<pid_t> m_child{-1};
+    std::atomic<bool> m_stopping{false};
+};
+
+// Newest snapshot and count per set, and the packs' size, read with the host key.
+Result<server::Facts> read_facts(GlobalOptions& g) {
+    TRY_ASSIGN(OpenedRepo opened, open_repository(g, KeyNeed::host));
+    server::Facts f;
+    TRY_ASSIGN(auto per_set, snapshots_by_set(*opened.repo));
+    for (const auto& [set, s] : per_set) f.sets[set] = {s.newest_ns, s.count};
+    TRY_ASSIGN(auto packs, opened.store->list("packs/"));
+    for (const auto& o : packs) f.repository_bytes += o.size;
+    f.read_ns = repo::now_unix_ns();
+    return f;
+}
+
+int run_serve(GlobalOptions& g, const ServeArgs& a) {
+    if (g.config.empty()) {
+        const char* env = std::getenv("COFFER_CONFIG");
+        g.config = env && *env ? env : "/etc/coffer/coffer.toml";
+    }
+    auto cfg = load_config(g);
+    if (!cfg.ok()) return fail(cfg.status());
+    std::vector<server::SetPlan> plans;
+    for (const auto& s : cfg->sets) {
+        if (s.schedule.empty()) continue;
+        auto sched = schedule::Schedule::parse(s.schedule, s.timezone);
+        if (!sched.ok()) return fail(sched.status().with_context("set '" + s.name + "'"));
+        server::SetPlan p{s.name, *sched, std::nullopt, std::nullopt, s.retention.has_value()};
+        if (s.rpo_seconds) p.rpo_ns = *s.rpo_seconds * 1000000000;
+        if (s.rto_seconds) p.rto_ns = *s.rto_seconds * 1000000000;
+        plans.push_back(std::move(p));
+    }
+    if (plans.empty())
+        return fail(invalid_argument("no set in " + cfg->path +
+                                     " has a schedule: add schedule = \"@daily\" (or a cron "
+                                     "expression) to a [[set]]"));
+    std::string state = !a.state_dir.empty()             ? a.state_dir
+                        : !cfg->server.state_dir.empty() ? cfg->server.state_dir
+                                                         : default_daemon_state_dir();
+    auto db = server::StateDb::open(state);
+    if (!db.ok()) return fail(db.status());
+
+    // SIGTERM and SIGINT are taken by a thread of their own (sigwait), so no handler runs in
+    // the middle of anything; children start with an empty mask (source::Process).
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+    std::mutex log_mu;
+    auto log = [&](const nlohmann::json& e) {
+        std::lock_guard lock(log_mu);
+        std::fputs(
+            (e.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n").c_str(),
+            stdout);
+        std::fflush(stdout);
+    };
+    server::Notifier notifier(cfg->server.webhook_url, cfg->server.on_failure);
+    Runner runner(self_exe(), cfg->path, cfg->server);
+    std::mutex sleep_mu;
+    std::condition_variable sleep_cv;
+    server::Daemon* daemon_ptr = nullptr;
+
+    server::DaemonHooks hooks;
+    hooks.now = [] { return repo::now_unix_ns(); };
+    hooks.sleep_until = [&](int64_t until) {
+        std::unique_lock lock(sleep_mu);
+        auto deadline = std::chrono::system_clock::time_point(
+            std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                std::chrono::nanoseconds(until)));
+        sleep_cv.wait_until(lock, deadline, [&] { return daemon_ptr->stopping(); });
+        return !daemon_ptr->stopping();
+    };
+    hooks.run_job = [&](const std::string& set, const std::string& job) {
+        return runner.run(set, job);
+    };
+    hooks.facts = [&]() { return read_facts(g); };
+    hooks.on_event = [&](const nlohmann::json& e) {
+        log(e);
+        if (!e.value("alert", false) || !notifier.enabled()) return;
+        Status st = notifier.notify(e);
+        if (!st.ok()) log({{"event", "notify_failed"}, {"error", st.message()}});
+    };
+    server::DaemonOptions opts;
+    opts.catch_up = cfg->server.catch_up;
+    opts.prune = cfg->server.prune;
+    opts.mirror = !cfg->repository.mirrors.empty();
+    server::Daemon daemon(plans, **db, opts, hooks);
+    daemon_ptr = &daemon;
+
+    std::string listen = a.listen.empty() ? cfg->server.listen : a.listen;
+    auto http = server::HttpServer::start(
+        listen,
+        [&]() -> server::Response {
+            auto text =
+                server::render_metrics(daemon.plans(), daemon.facts(), **db, repo::now_unix_ns());
+            if (!text.ok()) return {500, text.status().message() + "\n"};
+            return {200, *text, "text/plain; version=0.0.4; charset=utf-8"};
+        },
+        [&]() -> server::Response {
+            return {200, "{\"status\":\"ok\"}\n", "application/json"};
+        });
+    if (!http.ok()) return fail(http.status());
+    log({{"event", "started"},
+         {"config", cfg->path},
+         {"state_dir", state},
+         {"listen", (*http)->host() + ":" + std::to_string((*http)->port())},
+         {"sets", plans.size()},
+         {"pid", ::getpid()}});
+
+    std::thread signals([&] {
+        int sig = 0;
+        sigwait(&stop_signals, &sig);
+        if (daemon.stopping()) return;  // woken by run() ending on its own
+        log({{"event", "stopping"}, {"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+        daemon.stop();
+        runner.stop();
+        std::lock_guard lock(sleep_mu);
+        sleep_cv.notify_all();
+    });
+    Status st = daemon.run();
+    if (!daemon.stopping()) daemon.stop();
+    pthread_kill(signals.native_handle(), SIGTERM);
+    signals.join();
+    http->reset();
+    if (!st.ok()) return fail(st);
+    return k_exit_ok;
+}
+
+}  // namespace
+
+void register_serve(CLI::App& app, GlobalOptions& g, int& exit_code) {
+    auto a = std::make_shared<ServeArgs>();
+    CLI::App* cmd = app.add_subcommand(
+        "serve", "Run the daemon: scheduled backups, retention, prune, mirrors, /metrics");
+    cmd->add_option("--listen", a->listen,
+                    "Address for /metrics and /healthz (default [server] listen, 127.0.0.1:9180)");
+    cmd->add_option("--state-dir", a->state_dir,
+                    "Where the run history lives (default [server] state_dir)");
+    cmd->callback([&g, &exit_code, a] { exit_code = run_serve(g, *a); });
+}
+
+}  // namespace coffer::cli
