@@ -157,6 +157,13 @@ RunResult run_process(const std::string& exe, const std::vector<std::string>& ar
         auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
                         deadline - std::chrono::steady_clock::now())
                         .count();
+        if (left <= 0) {
+            timed_out = true;
+            kill(pid, SIGKILL);
+            if (out_open) ::close(out_pipe[0]);
+            if (err_open) ::close(err_pipe[0]);
+            break;
+        }
         int wait_ms = static_cast<int>(left);
         if (term_pending) {
             auto to_term = std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -81,7 +81,9 @@ TEST_F(S3Repo, InitBackupDedupRestoreVerifyAndTamperDetection) {
     EXPECT_EQ(b1["summary"]["files_new"], 62) << b1.dump();
     nlohmann::json b2 = r.backup({src});
     EXPECT_EQ(b2["summary"]["files_new"], 0) << b2.dump();
-    EXPECT_EQ(b2["summary"]["data_added"], 0) << "dedup: " << b2.dump();
+    // Only the directories above the source may change (/tmp's mtime moves whenever a test
+    // running beside this one creates something there): a few hundred bytes of tree.
+    EXPECT_LT(b2["summary"]["data_added"].get<uint64_t>(), 1024u) << "dedup: " << b2.dump();
     EXPECT_NE(b1["snapshot_id"], b2["snapshot_id"]);
 
     const std::string target = t / "target";

@@ -83,8 +83,9 @@ protected:
         write_file(data + "/app.conf", "setting = 1\n");
         write_file(data + "/blob.bin", prng_bytes(200000, 3));
     }
-    std::string head(const std::string& extra_server = "") const {
+    std::string head(const std::string& extra_server = "", const std::string& mirror = "") const {
         return "[repository]\nurl = " + toml(repo.repo) + "\nhost_key = " + toml(repo.host_key) +
+               (mirror.empty() ? "" : "\nmirrors = [" + toml(mirror) + "]") +
                "\n\n[server]\nstate_dir = " + toml(tmp / "state") +
                "\nlisten = \"127.0.0.1:" + std::to_string(port) + "\"\nprune_grace = \"0s\"\n" +
                extra_server + "\n";
@@ -117,8 +118,10 @@ protected:
 
 TEST_F(ServeCli, BacksUpOnScheduleAppliesRetentionAndReportsThroughMetricsStatusAndWebhook) {
     WebhookReceiver hook;
+    std::string mirror = tmp / "mirror";
     write_file(cfg,
-               head("webhook_url = \"http://127.0.0.1:" + std::to_string(hook.port()) + "/hook\"") +
+               head("webhook_url = \"http://127.0.0.1:" + std::to_string(hook.port()) + "/hook\"",
+                    mirror) +
                    app_set("1h") +
                    "[[set]]\nname = \"broken\"\nschedule = \"@every 3s\"\n"
                    "[[set.source]]\nname = \"dump\"\ntype = \"command\"\n"
@@ -158,12 +161,13 @@ TEST_F(ServeCli, BacksUpOnScheduleAppliesRetentionAndReportsThroughMetricsStatus
     ASSERT_FALSE(events.empty()) << serve.describe();
     EXPECT_EQ(events.front()["event"], "started");
     EXPECT_EQ(events.back()["event"], "stopped");
-    int app_backups = 0, forgets = 0, prunes = 0, broken_failures = 0;
+    int app_backups = 0, forgets = 0, prunes = 0, mirrors = 0, broken_failures = 0;
     for (const auto& e : events) {
         if (e["event"] == "job_finished" && e["set"] == "app") {
             if (e["job"] == "backup" && e["outcome"] == "ok") app_backups++;
             if (e["job"] == "forget" && e["outcome"] == "ok") forgets++;
             if (e["job"] == "prune" && e["outcome"] == "ok") prunes++;
+            if (e["job"] == "mirror" && e["outcome"] == "ok") mirrors++;
         }
         if (e["event"] == "job_failed" && e["set"] == "broken") {
             broken_failures++;
@@ -173,6 +177,7 @@ TEST_F(ServeCli, BacksUpOnScheduleAppliesRetentionAndReportsThroughMetricsStatus
     EXPECT_GE(app_backups, 3) << serve.out;
     EXPECT_GE(forgets, 2) << serve.out;
     EXPECT_GE(prunes, 2) << serve.out;
+    EXPECT_GE(mirrors, 2) << serve.out;
     EXPECT_GE(broken_failures, 1) << serve.out;
     // keep_last = 2 after every backup; SIGTERM may land between a backup and its forget.
     size_t app = snapshots_of("app");
@@ -195,6 +200,11 @@ TEST_F(ServeCli, BacksUpOnScheduleAppliesRetentionAndReportsThroughMetricsStatus
         if (s["set"] == "app") {
             EXPECT_EQ(s["status"], "OK") << s.dump();
             EXPECT_EQ(s["last_run"]["outcome"], "ok") << s.dump();
+            // The primary and the mirror the daemon kept up to date, each with its newest.
+            ASSERT_EQ(s["locations"].size(), 2u) << s.dump();
+            EXPECT_EQ(s["locations"][1]["role"], "mirror");
+            EXPECT_EQ(s["locations"][1]["status"], "OK") << s.dump();
+            EXPECT_NE(s["locations"][1]["newest_snapshot"], "-") << s.dump();
         }
         if (s["set"] == "broken") {
             EXPECT_EQ(s["last_run"]["outcome"], "failed") << s.dump();
