@@ -3,6 +3,7 @@
 #include "coffer/config/config_check.h"
 
 #include <arpa/inet.h>
+#include "coffer/util/text.h"
 
 #include <algorithm>
 #include <array>
@@ -803,20 +804,7 @@ Config check(const toml::table& root, std::vector<Problem>& problems) {
 }
 
 std::string shown(std::string_view text) {
-    constexpr size_t k_max = 64;
-    std::string out;
-    for (char c : text.substr(0, k_max)) {
-        auto u = static_cast<unsigned char>(c);
-        out += (u < 0x20 || u == 0x7f) ? '?' : c;
-    }
-    if (text.size() > k_max) {
-        // Do not end inside a UTF-8 sequence.
-        while (!out.empty() && (static_cast<unsigned char>(out.back()) & 0xC0) == 0x80)
-            out.pop_back();
-        if (!out.empty() && static_cast<unsigned char>(out.back()) >= 0xC0) out.pop_back();
-        out += "...";
-    }
-    return out;
+    return printable_excerpt(text, 64);
 }
 
 size_t edit_distance(std::string_view a, std::string_view b) {

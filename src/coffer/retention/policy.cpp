@@ -2,6 +2,7 @@
 #include "coffer/retention/policy.h"
 
 #include <time.h>
+#include "coffer/util/text.h"
 
 #include <algorithm>
 #include <array>
@@ -17,20 +18,7 @@ constexpr std::string_view k_duration_hint = R"((use e.g. "30s", "15m", "1h", "7
 
 // Text fit to quote in a message: control characters replaced, long text shortened.
 std::string quoted(std::string_view text) {
-    constexpr size_t k_max = 64;
-    std::string out;
-    for (char c : text.substr(0, k_max)) {
-        auto u = static_cast<unsigned char>(c);
-        out += (u < 0x20 || u == 0x7f) ? '?' : c;
-    }
-    if (text.size() > k_max) {
-        // Do not end inside a UTF-8 sequence.
-        while (!out.empty() && (static_cast<unsigned char>(out.back()) & 0xC0) == 0x80)
-            out.pop_back();
-        if (!out.empty() && static_cast<unsigned char>(out.back()) >= 0xC0) out.pop_back();
-        out += "...";
-    }
-    return out;
+    return printable_excerpt(text, 64);
 }
 
 int64_t unit_seconds(char c) {

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "coffer/retention/policy.h"
+#include "coffer/util/text.h"
 
 namespace coffer::schedule {
 
@@ -109,14 +110,7 @@ std::vector<std::string_view> split_spaces(std::string_view s) {
 
 // Text fit to quote in a one-line message: control characters replaced, long text shortened.
 std::string quoted(std::string_view text) {
-    constexpr size_t k_max = 80;
-    std::string out;
-    for (char c : text.substr(0, k_max)) {
-        auto u = static_cast<unsigned char>(c);
-        out += (u < 0x20 || u == 0x7f) ? '?' : c;
-    }
-    if (text.size() > k_max) out += "...";
-    return out;
+    return printable_excerpt(text, 80);
 }
 
 // A decimal number of at most 9 digits (longer is out of range anyway); nullopt otherwise.

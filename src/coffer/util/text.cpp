@@ -1,0 +1,21 @@
+#include "coffer/util/text.h"
+
+namespace coffer {
+
+std::string printable_excerpt(std::string_view text, size_t max_chars) {
+    std::string out;
+    for (char c : text.substr(0, max_chars)) {
+        auto u = static_cast<unsigned char>(c);
+        out += (u < 0x20 || u == 0x7f) ? '?' : c;
+    }
+    if (text.size() > max_chars) {
+        // Do not end inside a UTF-8 sequence: drop continuation bytes, then their lead byte.
+        while (!out.empty() && (static_cast<unsigned char>(out.back()) & 0xC0) == 0x80)
+            out.pop_back();
+        if (!out.empty() && static_cast<unsigned char>(out.back()) >= 0xC0) out.pop_back();
+        out += "...";
+    }
+    return out;
+}
+
+}  // namespace coffer
