@@ -30,16 +30,17 @@ LockOptions fast() {
 }
 
 std::vector<LockInfo> locks_of(store::Store& s, const LockOptions& o) {
-    auto l = list_locks(s, k_key, o, now_unix_ns());
+    auto l = list_locks(s, k_key, o);
     EXPECT_TRUE(l.ok()) << l.status().to_string();
     return l.ok() ? *l : std::vector<LockInfo>{};
 }
 
 // A lock object as another process would have written it.
 void put_foreign(store::Store& s, const std::string& name, const std::string& host, int64_t pid,
-                 int64_t refreshed_ns) {
+                 int64_t refreshed_ns, const std::string& machine = "") {
     std::string json = "{\"key_id\":\"" + k_key + "\",\"host\":\"" + host +
                        "\",\"pid\":" + std::to_string(pid) + ",\"purpose\":\"backup\"," +
+                       "\"machine\":\"" + machine + "\"," +
                        "\"created_ns\":" + std::to_string(refreshed_ns) +
                        ",\"refreshed_ns\":" + std::to_string(refreshed_ns) + "}";
     ASSERT_TRUE(s.put(name, as_bytes(json)).ok());
@@ -134,7 +135,8 @@ TEST(Locks, ALeaseProceedsOncePruneEnds) {
 
 TEST(Locks, ALockOfADeadProcessOnThisHostIsStaleAndReported) {
     auto store = std::make_shared<store::MemStore>();
-    put_foreign(*store, "locks/" + k_key + "/dead.lease", this_host(), dead_pid(), now_unix_ns());
+    put_foreign(*store, "locks/" + k_key + "/dead.lease", this_host(), dead_pid(), now_unix_ns(),
+                machine_id());
     std::vector<std::string> notices;
     LockOptions o = fast();
     o.on_notice = [&](const std::string& s) { notices.push_back(s); };
@@ -147,14 +149,53 @@ TEST(Locks, ALockOfADeadProcessOnThisHostIsStaleAndReported) {
     EXPECT_TRUE(store->stat("locks/" + k_key + "/dead.lease").ok());
 }
 
-TEST(Locks, ALockOfALiveProcessElsewhereIsStaleOnlyWhenOld) {
+TEST(Locks, ADeadPidOfAnotherMachineOrNamespaceIsNotTakenForGone) {
+    // Same host name (a container with the host's network), other PID namespace: its pid
+    // means nothing here, so only age can make the lock stale.
+    auto store = std::make_shared<store::MemStore>();
+    put_foreign(*store, "locks/" + k_key + "/other.lease", this_host(), dead_pid(), now_unix_ns(),
+                "another-boot/pid:[1]");
+    auto prune = Lock::acquire_prune(store, k_key, fast());
+    EXPECT_FALSE(prune.ok()) << "a live lease elsewhere was judged stale";
+}
+
+TEST(Locks, ALockOfALiveProcessElsewhereIsStaleOnlyWhenOldByTheStoresClock) {
     auto store = std::make_shared<store::MemStore>();
     LockOptions o = fast();
-    put_foreign(*store, "locks/" + k_key + "/fresh.lease", "another-host", 1, now_unix_ns());
+    o.stale_after_ns = 300 * k_ms;
+    // Its owner's clock says it was refreshed an hour ago; the store saw it written just now:
+    // the store's clock decides, so skewed clocks cannot make a live lock stale.
+    put_foreign(*store, "locks/" + k_key + "/skewed.lease", "another-host", 1,
+                now_unix_ns() - 3600LL * 1000 * k_ms);
     EXPECT_FALSE(Lock::acquire_prune(store, k_key, o).ok());
-    put_foreign(*store, "locks/" + k_key + "/fresh.lease", "another-host", 1,
-                now_unix_ns() - o.stale_after_ns - 1000 * k_ms);
-    EXPECT_TRUE(Lock::acquire_prune(store, k_key, o).ok());
+    std::this_thread::sleep_for(std::chrono::milliseconds(400));
+    EXPECT_TRUE(Lock::acquire_prune(store, k_key, o).ok()) << "not written for longer than allowed";
+}
+
+TEST(Locks, TheOwnersLongerStaleLimitIsHonoured) {
+    auto store = std::make_shared<store::MemStore>();
+    LockOptions owner = fast();
+    owner.stale_after_ns = 60LL * 1000 * k_ms;
+    owner.refresh_ns = 10LL * 1000 * k_ms;
+    auto lease = Lock::acquire_lease(store, k_key, owner);
+    ASSERT_TRUE(lease.ok());
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    LockOptions impatient = fast();
+    impatient.stale_after_ns = 100 * k_ms;  // COFFER_LOCK_STALE_AFTER set low on the pruning host
+    EXPECT_FALSE(Lock::acquire_prune(store, k_key, impatient).ok());
+}
+
+TEST(Locks, AWriterFindsAPruneThatStartedBehindItsBackBeforeCommitting) {
+    auto store = std::make_shared<store::MemStore>();
+    auto lease = Lock::acquire_lease(store, k_key, fast());
+    ASSERT_TRUE(lease.ok());
+    EXPECT_TRUE((*lease)->check_before_commit().ok());
+    // A prune lock that a buggy or impatient prune left in place while it works.
+    put_foreign(*store, "locks/" + k_key + "/rogue.prune", "another-host", 1, now_unix_ns());
+    auto t0 = std::chrono::steady_clock::now();
+    Status st = (*lease)->check_before_commit();
+    EXPECT_EQ(st.code(), Code::lock_held) << st.to_string();
+    EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::seconds(4)) << "it waited first";
 }
 
 TEST(Locks, AGarbledLockIsStale) {
@@ -183,8 +224,8 @@ TEST(Locks, AnOwnerWhoseLockWasRemovedKnows) {
     auto store = std::make_shared<store::MemStore>();
     auto lease = Lock::acquire_lease(store, k_key, fast());
     ASSERT_TRUE(lease.ok());
-    ASSERT_TRUE(store->remove((*lease)->name()).ok());  // coffer unlock --all
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    ASSERT_TRUE(store->remove((*lease)->name()).ok());             // coffer unlock --all
+    std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // check() looks once a second
     Status st = (*lease)->check();
     EXPECT_EQ(st.code(), Code::lock_held) << st.to_string();
     EXPECT_FALSE(store->stat((*lease)->name()).ok()) << "not silently written back";

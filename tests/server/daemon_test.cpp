@@ -39,6 +39,9 @@ struct World {
     std::unique_ptr<StateDb> db;
     int64_t now = k_t0;
     int64_t job_s = 5;
+    int ticks_per_job = 0;
+    bool abort_on_stop = false;  // the job that stop() interrupts ends "aborted"  // fake seconds a
+                                 // job spends calling tick() before it finishes
     int stop_after = 3;
     int backups = 0;
     bool in_job = false;
@@ -62,7 +65,12 @@ struct World {
             now = std::max(now, t);
             return true;
         };
-        h.run_job = [this](const std::string& set, const std::string& job) {
+        h.run_job = [this](const std::string& set, const std::string& job,
+                           const std::function<void()>& tick) {
+            for (int i = 0; i < ticks_per_job; ++i) {
+                now += k_s;
+                tick();
+            }
             EXPECT_FALSE(in_job) << "jobs overlap";
             in_job = true;
             jobs.push_back(set + ":" + job + "@" + iso(now));
@@ -77,7 +85,10 @@ struct World {
                 facts.sets[set].newest_ns = now;
                 facts.sets[set].snapshots++;
             }
-            if (job == "backup" && ++backups >= stop_after) daemon->stop();
+            if (job == "backup" && ++backups >= stop_after) {
+                daemon->stop();
+                if (abort_on_stop) r = {"aborted", "stopped by SIGTERM"};
+            }
             in_job = false;
             return r;
         };
@@ -226,6 +237,44 @@ TEST(Daemon, AnRpoViolationAlertsOnceAndItsRecoveryIsReported) {
     ASSERT_TRUE(d.run().ok());
     EXPECT_EQ(w.count("rpo_violated"), 1u) << "checked every minute, alerted once";
     EXPECT_EQ(w.count("rpo_ok"), 1u) << "the backup at 17:00 brought it back";
+}
+
+TEST(Daemon, RpoIsCheckedWhileALongJobRuns) {
+    World w;
+    w.stop_after = 1;
+    w.ticks_per_job = 7200;  // a backup that takes two hours
+    SetPlan p = plan("app", "@every 30s");
+    p.rpo_ns = 3600 * k_s;
+    w.facts.sets["app"].newest_ns = k_t0;
+    DaemonOptions o;
+    o.check_interval_ns = 60 * k_s;
+    Daemon d({p}, *w.db, o, w.hooks());
+    w.daemon = &d;
+    ASSERT_TRUE(d.run().ok());
+    EXPECT_EQ(w.count("rpo_violated"), 1u) << "the hour passed during the backup";
+}
+
+TEST(Daemon, AStopDuringAJobKeepsItsDueTimeForTheNextStart) {
+    World w;
+    w.stop_after = 1;
+    w.abort_on_stop = true;
+    Daemon d({plan("app", "@hourly")}, *w.db, {}, w.hooks());
+    w.daemon = &d;
+    ASSERT_TRUE(d.run().ok());
+    auto due = w.db->next_due("app");
+    ASSERT_TRUE(due.ok() && *due);
+    EXPECT_EQ(iso(**due), "2026-11-23T17:00:00Z") << "the stopped 17:00 run is due again";
+}
+
+TEST(Daemon, AChangedScheduleWinsOverAStoredLaterDueTime) {
+    World w;
+    w.stop_after = 1;
+    ASSERT_TRUE(w.db->set_next_due("app", k_t0 + 7 * 24 * 3600 * k_s).ok());  // from @weekly
+    Daemon d({plan("app", "@hourly")}, *w.db, {}, w.hooks());
+    w.daemon = &d;
+    ASSERT_TRUE(d.run().ok());
+    ASSERT_EQ(w.jobs.size(), 1u);
+    EXPECT_EQ(w.jobs[0], "app:backup@2026-11-23T17:00:00Z");
 }
 
 TEST(Daemon, RunsLeftRunningByACrashAreClosedAsInterrupted) {

@@ -63,6 +63,23 @@ TEST_F(ForgetTest, AGapWithoutATombstoneIsADeletedSnapshot) {
     EXPECT_TRUE(any_contains(r.problems, snaps[1].id.hex())) << r.problems.size();
 }
 
+// 1 <- 2 <- [3 forgotten] <- 4: deleting 2 leaves no manifest that names it; its sequence
+// number, neither present nor in a tombstone, gives it away.
+TEST_F(ForgetTest, ADeletionBehindAForgottenSnapshotIsStillFound) {
+    ASSERT_TRUE(repo.repository->forget_snapshots({snaps[2]}, "x").ok());
+    EXPECT_TRUE(check().ok());
+    ASSERT_TRUE(repo.local->remove(repo::snapshot_name(snaps[1].id)).ok());
+    Report r = check();
+    EXPECT_TRUE(any_contains(r.problems, "snapshot number 2 of this host key is missing"))
+        << (r.problems.empty() ? "no problem reported" : r.problems.front());
+}
+
+TEST_F(ForgetTest, ADeletedSnapshotIsReportedOnce) {
+    ASSERT_TRUE(repo.local->remove(repo::snapshot_name(snaps[1].id)).ok());
+    Report r = check();
+    EXPECT_EQ(r.problems.size(), 1u) << (r.problems.empty() ? "" : r.problems.front());
+}
+
 TEST_F(ForgetTest, AnotherKeysTombstoneExplainsNothing) {
     // Another repository's host key writes a tombstone naming our snapshot, and someone who
     // can write to our repository plants it there and deletes the snapshot.

@@ -48,7 +48,7 @@ Result<backup::Outcome> run_backup_engine(const GlobalOptions& g, repo::Reposito
     auto before_save = options.before_save;
     options.before_save = [&, before_save](const repo::Snapshot& s) -> Status {
         if (before_save) TRY(before_save(s));
-        return lease->check();
+        return lease->check_before_commit();
     };
     ProgressLine line(!g.quiet && !g.json);
     options.on_progress = [&](const backup::Progress& p) {

@@ -5,7 +5,6 @@
 #include <map>
 
 #include "coffer/cli/common.h"
-#include "coffer/prune/prune.h"
 #include "coffer/retention/policy.h"
 
 namespace coffer::cli {
@@ -80,7 +79,10 @@ Result<Work> collect(GlobalOptions& g, const ForgetArgs& a,
         }
         w.candidates.push_back({s.id.hex(), s.time_ns, group});
     }
-    if (w.policy_of_group.empty() && flags.empty())
+    bool any_retention = false;
+    if (cfg)
+        for (const auto& set : cfg->sets) any_retention |= set.retention.has_value();
+    if (w.policy_of_group.empty() && flags.empty() && !any_retention)
         return invalid_argument(
             "no retention policy applies: pass --keep-last, --keep-within, "
             "--keep-daily ... or set retention for a set in " +
@@ -102,7 +104,15 @@ int run_forget(GlobalOptions& g, const ForgetArgs& a) {
     if (!work.ok()) return fail(work.status());
 
     std::map<std::string, const repo::Snapshot*> by_id;
-    for (const auto& s : *snapshots) by_id[s.id.hex()] = &s;
+    std::string anchor;
+    uint64_t anchor_sequence = 0;
+    for (const auto& s : *snapshots) {
+        by_id[s.id.hex()] = &s;
+        if (s.sequence >= anchor_sequence) {
+            anchor_sequence = s.sequence;
+            anchor = s.id.hex();
+        }
+    }
     std::map<std::string, std::vector<retention::Candidate>> groups;
     for (const auto& c : work->candidates) groups[c.group].push_back(c);
 
@@ -113,6 +123,13 @@ int run_forget(GlobalOptions& g, const ForgetArgs& a) {
         const retention::Policy& policy = work->policy_of_group.at(group);
         auto plan = retention::plan(candidates, policy);
         if (!plan.ok()) return fail(plan.status().with_context(group));
+        // The plan keeps each group's newest by time; the chain's anchor is the host key's
+        // highest sequence, which is the same snapshot unless the clock was set back.
+        for (auto& d : *plan)
+            if (!d.keep && d.id == anchor) {
+                d.keep = true;
+                d.reasons = {"newest of this host key (anchors its chain)"};
+            }
         size_t kept = 0;
         for (const auto& d : *plan) kept += d.keep;
         nlohmann::json jg = {{"group", group},
@@ -155,12 +172,20 @@ int run_forget(GlobalOptions& g, const ForgetArgs& a) {
                 "forget or prune removes them)\n",
                 retained, repo::format_rfc3339(done->retained_until).c_str());
     }
+    std::optional<prune::Report> pruned;
+    if (a.prune && !a.dry_run) {
+        auto r = prune_repository(g, PruneArgs{});
+        if (!r.ok()) return fail(r.status().with_context("snapshots forgotten, but"));
+        pruned = std::move(*r);
+    }
     if (g.json) {
-        print_json({{"groups", out},
-                    {"removed", remove.size()},
-                    {"dry_run", a.dry_run},
-                    {"tombstone", tombstone},
-                    {"manifests_retained", retained}});
+        nlohmann::json j = {{"groups", out},
+                            {"removed", remove.size()},
+                            {"dry_run", a.dry_run},
+                            {"tombstone", tombstone},
+                            {"manifests_retained", retained}};
+        if (pruned) j["prune"] = prune_report_json(*pruned);
+        print_json(j);
     } else if (a.dry_run) {
         std::printf("dry run: would remove %zu snapshots\n", remove.size());
     } else {
@@ -169,8 +194,8 @@ int run_forget(GlobalOptions& g, const ForgetArgs& a) {
                         ? ""
                         : "; run 'coffer prune' to free the data only they used");
     }
-    if (!a.prune || a.dry_run) return k_exit_ok;
-    return run_prune(g, PruneArgs{});
+    if (pruned && !g.json) print_prune_report(*pruned, PruneArgs{});
+    return k_exit_ok;
 }
 
 }  // namespace

@@ -159,7 +159,26 @@ int run_mirror(GlobalOptions& g, const MirrorArgs& a) {
     for (const auto& url : *urls) {
         auto to = open_mirror(g, url, true);
         Result<mirror::Outcome> done = to.status();
-        if (to.ok()) {
+        // A mirror is written like a backup: a lease for each host key at the mirror keeps a
+        // prune run there off packs whose index or snapshots are not copied yet.
+        std::vector<std::unique_ptr<repo::Lock>> leases;
+        Status setup = to.status();
+        if (setup.ok()) {
+            auto registry = repo::Repository::load_registry(**primary);
+            setup = registry.status();
+            if (setup.ok())
+                for (const auto& entry : *registry) {
+                    auto lease =
+                        repo::Lock::acquire_lease(*to, entry.first, lock_options(g, "mirror"));
+                    if (!lease.ok()) {
+                        setup = lease.status().with_context("mirror to " + url);
+                        break;
+                    }
+                    leases.push_back(std::move(*lease));
+                }
+            if (!setup.ok()) done = setup;
+        }
+        if (setup.ok()) {
             ProgressLine progress(!g.quiet && !g.json);
             std::mutex mu;
             uint64_t objects = 0, bytes = 0;
@@ -179,7 +198,12 @@ int run_mirror(GlobalOptions& g, const MirrorArgs& a) {
                                 human_bytes(bytes));
             };
             done = mirror::mirror(**primary, **to, o);
+            for (auto& l : leases) {
+                Status held = l->check();
+                if (done.ok() && !held.ok()) done = held.with_context("mirror to " + url);
+            }
         }
+        for (auto& l : leases) (void)l->release();
         if (!done.ok()) {
             if (first_error.ok()) first_error = done.status();
             results.push_back({{"location", url}, {"error", done.status().message()}});

@@ -23,7 +23,9 @@ Result<double> parse_share(const std::string& text) {
     return v;
 }
 
-nlohmann::json report_json(const prune::Report& r) {
+}  // namespace
+
+nlohmann::json prune_report_json(const prune::Report& r) {
     return {{"snapshots", r.snapshots},
             {"forgotten_finished", r.forgotten_finished},
             {"packs", r.packs},
@@ -43,27 +45,20 @@ nlohmann::json report_json(const prune::Report& r) {
             {"notes", r.notes}};
 }
 
-}  // namespace
-
-int run_prune(GlobalOptions& g, const PruneArgs& args) {
+Result<prune::Report> prune_repository(GlobalOptions& g, const PruneArgs& args) {
     prune::Options opts;
     opts.dry_run = args.dry_run;
-    auto share = parse_share(args.max_unused);
-    if (!share.ok()) return fail(share.status());
-    opts.max_unused = *share;
+    TRY_ASSIGN(opts.max_unused, parse_share(args.max_unused));
     auto grace = config::parse_duration(args.grace);
-    if (!grace.ok()) return fail(grace.status().with_context("--grace"));
+    if (!grace.ok()) return grace.status().with_context("--grace");
     opts.grace_ns = *grace * 1000000000;
 
-    auto opened = open_repository(g, KeyNeed::host_or_recovery);
-    if (!opened.ok()) return fail(opened.status());
-    repo::Repository& repository = *opened->repo;
+    TRY_ASSIGN(OpenedRepo opened, open_repository(g, KeyNeed::host_or_recovery));
+    repo::Repository& repository = *opened.repo;
     std::unique_ptr<repo::Lock> lock;
     if (!args.dry_run) {
-        auto l = repo::Lock::acquire_prune(opened->store, to_hex(repository.keys().key_id),
-                                           lock_options(g, "prune"));
-        if (!l.ok()) return fail(l.status());
-        lock = std::move(*l);
+        TRY_ASSIGN(lock, repo::Lock::acquire_prune(opened.store, to_hex(repository.keys().key_id),
+                                                   lock_options(g, "prune")));
         opts.check_lock = [&] { return lock->check(); };
     }
     ProgressLine line(!g.quiet && !g.json);
@@ -71,14 +66,11 @@ int run_prune(GlobalOptions& g, const PruneArgs& args) {
     auto report = prune::prune(repository, opts);
     line.finish();
     if (lock) (void)lock->release();
-    if (!report.ok()) return fail(report.status().with_context("prune"));
-    const prune::Report& r = *report;
-    if (g.json) {
-        nlohmann::json j = report_json(r);
-        j["dry_run"] = args.dry_run;
-        print_json(j);
-        return k_exit_ok;
-    }
+    if (!report.ok()) return report.status().with_context("prune");
+    return report;
+}
+
+void print_prune_report(const prune::Report& r, const PruneArgs& args) {
     const char* would = args.dry_run ? "would " : "";
     std::printf("%llu snapshots use %llu packs (%s)%s\n", (unsigned long long)r.snapshots,
                 (unsigned long long)r.packs_after, human_bytes(r.bytes_after).c_str(),
@@ -96,6 +88,18 @@ int run_prune(GlobalOptions& g, const PruneArgs& args) {
         std::printf("finished an interrupted forget: %llu manifests removed\n",
                     (unsigned long long)r.forgotten_finished);
     for (const auto& n : r.notes) std::printf("note: %s\n", n.c_str());
+}
+
+int run_prune(GlobalOptions& g, const PruneArgs& args) {
+    auto report = prune_repository(g, args);
+    if (!report.ok()) return fail(report.status());
+    if (g.json) {
+        nlohmann::json j = prune_report_json(*report);
+        j["dry_run"] = args.dry_run;
+        print_json(j);
+    } else {
+        print_prune_report(*report, args);
+    }
     return k_exit_ok;
 }
 
@@ -105,7 +109,7 @@ int run_unlock(GlobalOptions& g, bool all) {
     auto store = open_store(g);
     if (!store.ok()) return fail(store.status());
     int64_t now = repo::now_unix_ns();
-    auto locks = repo::list_locks(**store, "", lock_options(g, ""), now);
+    auto locks = repo::list_locks(**store, "", lock_options(g, ""));
     if (!locks.ok()) return fail(locks.status());
     size_t removed = 0, live = 0;
     for (const auto& l : *locks) {

@@ -4,6 +4,7 @@
 // /metrics and /healthz; alerts through [server] webhook_url / on_failure. SIGTERM or SIGINT
 // stops it: the running job is sent SIGTERM (a backup killed before its manifest leaves no
 // snapshot, only unreferenced data that prune removes) and nothing new starts.
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
@@ -58,7 +59,8 @@ public:
     Runner(std::string exe, std::string config, const config::ServerConfig& server)
         : m_exe(std::move(exe)), m_config(std::move(config)), m_server(server) {}
 
-    server::JobResult run(const std::string& set, const std::string& job) {
+    server::JobResult run(const std::string& set, const std::string& job,
+                          const std::function<void()>& tick) {
         std::vector<std::string> argv = {m_exe, "--config", m_config, "--json"};
         if (job == "backup")
             argv.insert(argv.end(), {"backup", "--set", set});
@@ -76,18 +78,32 @@ public:
             r.error = p.status().message();
             return r;
         }
-        m_child = (*p)->pid();
-        if (m_stopping) ::kill(m_child, SIGTERM);  // stop() came between start and here
+        {
+            std::lock_guard lock(m_mu);
+            m_child = (*p)->pid();
+            if (m_stopping) ::kill(m_child, SIGTERM);  // stop() came between start and here
+        }
         std::string out;
         char buf[8192];
         for (;;) {
+            struct pollfd pfd = {(*p)->fd(), POLLIN, 0};
+            int ready = ::poll(&pfd, 1, 1000);
+            if (ready == 0) {
+                tick();  // RPO checks go on during a long job
+                continue;
+            }
+            if (ready < 0 && errno == EINTR) continue;
             ssize_t n = ::read((*p)->fd(), buf, sizeof buf);
             if (n < 0 && errno == EINTR) continue;
             if (n <= 0) break;
             if (out.size() < (1 << 20)) out.append(buf, static_cast<size_t>(n));
         }
+        {
+            // Before wait() reaps it: after that the pid may be another process's.
+            std::lock_guard lock(m_mu);
+            m_child = -1;
+        }
         Status st = (*p)->wait("coffer " + job);
-        m_child = -1;
         int code = (*p)->exit_code();
         auto j = nlohmann::json::parse(out, nullptr, false);
         if (code == 0) {
@@ -113,15 +129,16 @@ public:
     }
 
     void stop() {
+        std::lock_guard lock(m_mu);
         m_stopping = true;
-        pid_t child = m_child.load();
-        if (child > 0) ::kill(child, SIGTERM);
+        if (m_child > 0) ::kill(m_child, SIGTERM);
     }
 
 private:
     std::string m_exe, m_config;
     config::ServerConfig m_server;
-    std::atomic<pid_t> m_child{-1};
+    std::mutex m_mu;  // m_child: a signal only ever goes to our own unreaped child
+    pid_t m_child = -1;
     std::atomic<bool> m_stopping{false};
 };
 
@@ -196,9 +213,8 @@ int run_serve(GlobalOptions& g, const ServeArgs& a) {
         sleep_cv.wait_until(lock, deadline, [&] { return daemon_ptr->stopping(); });
         return !daemon_ptr->stopping();
     };
-    hooks.run_job = [&](const std::string& set, const std::string& job) {
-        return runner.run(set, job);
-    };
+    hooks.run_job = [&](const std::string& set, const std::string& job,
+                        const std::function<void()>& tick) { return runner.run(set, job, tick); };
     hooks.facts = [&]() { return read_facts(g); };
     hooks.on_event = [&](const nlohmann::json& e) {
         log(e);

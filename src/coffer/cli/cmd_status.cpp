@@ -50,8 +50,15 @@ Location read_location(const GlobalOptions& g, const std::string& url, const std
 int run_status(GlobalOptions& g) {
     auto cfg = load_config(g);
     if (!cfg.ok()) return fail(cfg.status());
+    // The primary must be readable: its failure is the command's (a key problem exits 6...).
+    {
+        GlobalOptions p = g;
+        p.config.clear();
+        auto opened = open_repository(p, KeyNeed::host);
+        if (!opened.ok()) return fail(opened.status());
+    }
     std::vector<Location> locations = {read_location(g, g.repo, "primary")};
-    if (!locations[0].error.empty()) return fail(invalid_argument(locations[0].error));
+    if (!locations[0].error.empty()) return fail(internal_error(locations[0].error));
     for (const auto& m : cfg->repository.mirrors)
         locations.push_back(read_location(g, m, "mirror"));
     std::string state =

@@ -87,7 +87,8 @@ Result<config::Config> load_config(GlobalOptions& g) {
 std::string default_daemon_state_dir() {
     if (geteuid() == 0) return "/var/lib/coffer";
     if (const char* x = std::getenv("XDG_STATE_HOME"); x && *x) return std::string(x) + "/coffer";
-    if (const char* h = std::getenv("HOME"); h && *h) return std::string(h) + "/.local/state/coffer";
+    if (const char* h = std::getenv("HOME"); h && *h)
+        return std::string(h) + "/.local/state/coffer";
     return "/var/lib/coffer";
 }
 
@@ -116,8 +117,9 @@ repo::LockOptions lock_options(const GlobalOptions& g, std::string purpose) {
             std::fprintf(stderr, "coffer: ignoring %s: %s\n", name,
                          seconds.status().message().c_str());
     }
-    // Refresh well within the stale limit, however short a test makes it.
-    o.refresh_ns = std::min(o.refresh_ns, o.stale_after_ns / 6);
+    // Refresh well within the stale limit, however short a test makes it (but not in a loop).
+    o.stale_after_ns = std::max<int64_t>(o.stale_after_ns, 2'000'000'000);
+    o.refresh_ns = std::max<int64_t>(std::min(o.refresh_ns, o.stale_after_ns / 6), 100'000'000);
     if (!g.quiet && !g.json)
         o.on_notice = [](const std::string& line) {
             std::fprintf(stderr, "coffer: %s\n", line.c_str());

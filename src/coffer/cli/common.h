@@ -12,6 +12,7 @@
 
 #include "coffer/backup/backup.h"
 #include "coffer/config/config.h"
+#include "coffer/prune/prune.h"
 #include "coffer/repo/locks.h"
 #include "coffer/repo/repository.h"
 #include "coffer/s3/client.h"
@@ -172,6 +173,10 @@ struct PruneArgs {
     std::string grace = "1h";
 };
 int run_prune(GlobalOptions& g, const PruneArgs& args);
+// The same without output: under the prune lock (unless a dry run).
+Result<prune::Report> prune_repository(GlobalOptions& g, const PruneArgs& args);
+nlohmann::json prune_report_json(const prune::Report& report);
+void print_prune_report(const prune::Report& report, const PruneArgs& args);
 
 int run_backup_set(GlobalOptions& g, const std::string& set, const std::vector<std::string>& tags);
 int run_restore_set(GlobalOptions& g, const SetRestoreArgs& args);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "coffer/crypto/crypto.h"
@@ -210,10 +211,19 @@ Status Pruner::repack(PackPlan& p, std::vector<IndexedPack>& new_index) {
         return integrity_error("pack " + p.id.short_hex() +
                                " does not match its name: prune copies nothing from a damaged "
                                "pack; run 'coffer verify'");
+    // The hash proves the bytes; the trailer proves where each record is (an index entry
+    // that disagrees would otherwise copy the wrong bytes and then delete the right ones).
+    TRY_ASSIGN(auto trailer, read_pack_trailer(m_repo.keys(), bytes, p.id.short_hex()));
+    std::unordered_map<Id, PackEntry, IdHash> in_pack;
+    for (const auto& e : trailer) in_pack[e.id] = e;
     std::vector<std::pair<PackEntry, ByteView>> records;
     for (const auto& e : p.used) {
-        if (uint64_t(e.offset) + e.length > bytes.size())
-            return integrity_error("pack " + p.id.short_hex() + " is shorter than its index says");
+        auto t = in_pack.find(e.id);
+        if (t == in_pack.end() || t->second.offset != e.offset || t->second.length != e.length ||
+            t->second.type != e.type || t->second.raw_length != e.raw_length)
+            return integrity_error("index entry for chunk " + e.id.short_hex() +
+                                   " disagrees with pack " + p.id.short_hex() +
+                                   ": prune copies nothing; run 'coffer verify'");
         records.emplace_back(e, ByteView(bytes.data() + e.offset, e.length));
     }
     TRY_ASSIGN(FinishedPack fresh,

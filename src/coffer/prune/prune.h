@@ -7,9 +7,10 @@
 // 2. marks every chunk reachable from a snapshot through its refs DAG (no name is read);
 // 3. plans, per pack: keep; delete (nothing used); repack (more than max_unused of its bytes
 //    unused: a smaller copy with the same header and the used records byte for byte, see
-//    repo::rewrite_pack, so the host never needs the recovery key). Packs and index objects
-//    newer than the grace period are never touched, nor is anything under S3 Object Lock
-//    retention (reported with the date it ends);
+//    repo::rewrite_pack, so the host never needs the recovery key). Packs newer than the
+//    grace period are never deleted or repacked, nor is anything under S3 Object Lock
+//    retention (reported with the date it ends); index objects are replaced whatever their
+//    age, since the new index carries every entry they hold for packs that stay;
 // 4. writes repacked packs, then one new index of every surviving entry, then deletes the old
 //    index objects, and only then the packs no index names any more.
 // A crash between any two steps leaves a repository that verifies: at worst duplicate index

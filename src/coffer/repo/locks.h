@@ -11,12 +11,17 @@
 // Locks are scoped to one host key because a host key is its own dedup domain: another key's
 // backup cannot reference this key's packs, so it does not hold up this key's prune.
 //
-// Each lock object is rewritten every refresh_ns by a background thread. One that was not
-// refreshed within stale_after_ns, or whose process no longer runs on this very host, is stale:
-// ignored, and reported to the caller (never silently removed; `coffer unlock` removes them).
-// An owner that could not refresh for half of stale_after_ns, or whose object vanished, may
-// already look stale to others: check() then fails, and the owner must stop before it writes
-// anything that depends on the lock (a backup its snapshot, prune its next deletion).
+// Each lock object is rewritten every refresh_ns by a background thread. A lock is stale when
+// the store's clock says it was last written more than stale_after_ns ago (the larger of the
+// observer's and the owner's limit, which the lock records; ages are measured against the
+// modification time of an object the observer has just written, so clocks of different hosts
+// never meet), or when its process is gone from this very machine (same boot and PID
+// namespace, and no process with that pid and start time). Stale locks are ignored and
+// reported to the caller, never silently removed; `coffer unlock` removes them.
+// An owner that could not refresh for half of stale_after_ns (by CLOCK_BOOTTIME, which counts
+// suspended time), or whose object vanished, may already look stale to others: check() then
+// fails, and the owner must stop before it writes anything that depends on the lock (a backup
+// its snapshot, prune its next deletion).
 // Lock is thread-safe; the free functions are too.
 #pragma once
 
@@ -41,9 +46,13 @@ struct LockInfo {
     std::string key_id;
     std::string host;
     int64_t pid = 0;
-    std::string purpose;  // "backup", "backup --set platform", "prune"
+    std::string purpose;         // "backup", "backup --set platform", "prune"
+    std::string machine;         // boot id and PID namespace of the owner's process
+    int64_t start_ticks = 0;     // the owner process's start time (/proc/<pid>/stat), 0 unknown
+    int64_t stale_after_ns = 0;  // the owner's own limit
     int64_t created_ns = 0;
-    int64_t refreshed_ns = 0;
+    int64_t refreshed_ns = 0;  // the owner's clock
+    int64_t mtime_ns = 0;      // the store's clock, from list()
     bool stale = false;
     // "backup on host db1 (pid 4242), started 2026-11-23T16:00:00Z, refreshed 1m ago"
     std::string describe(int64_t now_ns) const;
@@ -59,10 +68,16 @@ struct LockOptions {
     std::function<void(const std::string&)> on_notice;
 };
 
-// Every lock of key_id (every key when empty), with stale worked out against now_ns. Objects
-// that do not parse are listed as stale leases with host "?" (they block nothing).
+// This boot of the kernel and this PID namespace, as locks record their owner's machine.
+std::string machine_id();
+
+// Every lock of key_id (every key when empty), with stale worked out against the store's clock:
+// the modification time of own_name (a lock the caller has just written), or, when empty, of a
+// probe object written and removed for the purpose. Objects that do not parse are listed as
+// stale leases with host "?" (they block nothing).
 Result<std::vector<LockInfo>> list_locks(store::Store& store, const std::string& key_id,
-                                         const LockOptions& options, int64_t now_ns);
+                                         const LockOptions& options,
+                                         const std::string& own_name = "");
 
 class Lock {
 public:
@@ -79,8 +94,12 @@ public:
     Lock(const Lock&) = delete;
     Lock& operator=(const Lock&) = delete;
 
-    // Ok while this lock is known to be live to others. Code::lock_held otherwise.
-    Status check() const;
+    // Ok while this lock is known to be live to others: refreshed in time and (looked up at
+    // most once a second) still in the store. Code::lock_held otherwise.
+    Status check();
+    // For a writer, just before it commits: check(), and no prune lock but stale ones exists
+    // (waiting a few seconds for one that is about to withdraw). Code::lock_held otherwise.
+    Status check_before_commit();
     // Stops refreshing and removes the object. Idempotent.
     Status release();
     // Stale locks seen when this one was acquired (already reported through on_notice).
@@ -103,7 +122,8 @@ private:
     bool m_stopping = false;
     bool m_released = false;
     bool m_lost = false;           // the object vanished: someone removed it
-    int64_t m_last_ok_steady = 0;  // steady clock of the last successful write
+    int64_t m_last_ok_boot = 0;    // CLOCK_BOOTTIME of the last successful write
+    int64_t m_last_stat_boot = 0;  // CLOCK_BOOTTIME of check()'s last look at the store
     std::thread m_refresher;
 };
 

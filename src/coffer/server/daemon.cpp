@@ -39,7 +39,10 @@ Status Daemon::run() {
                {"message", "runs cut short when the daemon last stopped"}});
     for (const auto& p : m_plans) {
         TRY_ASSIGN(auto stored, m_db.next_due(p.name));
-        int64_t due = stored ? *stored : p.schedule.next_after(start);
+        // A stored time later than the schedule's next one means the schedule changed (say
+        // @weekly to @hourly) while the daemon was down: the new schedule wins.
+        int64_t due = p.schedule.next_after(start);
+        if (stored) due = std::min(due, *stored);
         if (stored && *stored <= start) {
             if (m_opts.catch_up) {
                 event({{"event", "missed"},
@@ -63,18 +66,19 @@ Status Daemon::run() {
                {"next", iso(due)}});
     }
     refresh_and_check();
-    int64_t next_check = m_hooks.now() + m_opts.check_interval_ns;
     while (!m_stopping) {
         const SetPlan* next = nullptr;
         for (const auto& p : m_plans)
             if (!next || m_due[p.name] < m_due[next->name]) next = &p;
-        int64_t wake = next ? std::min(m_due[next->name], next_check) : next_check;
+        int64_t wake = next ? std::min(m_due[next->name], m_next_check) : m_next_check;
         if (!m_hooks.sleep_until(wake) || m_stopping) break;
         bool ran = false;
         if (next && m_hooks.now() >= m_due[next->name]) {
             int64_t scheduled = m_due[next->name];
-            TRY(run_set(*next, scheduled));
+            TRY_ASSIGN(bool aborted, run_set(*next, scheduled));
             ran = true;
+            // A run cut short by stop() keeps its due time, so the next start runs it again.
+            if (aborted) break;
             int64_t after = std::max(m_hooks.now(), scheduled);
             m_due[next->name] = next->schedule.next_after(after);
             TRY(m_db.set_next_due(next->name, m_due[next->name]));
@@ -82,10 +86,10 @@ Status Daemon::run() {
             event({{"event", "scheduled"}, {"set", next->name}, {"next", iso(m_due[next->name])}});
         }
         // After every run (what it changed shows at once in /metrics), and between runs.
-        if (ran || m_hooks.now() >= next_check) {
+        if (ran)
             refresh_and_check();
-            next_check = m_hooks.now() + m_opts.check_interval_ns;
-        }
+        else
+            check_if_due();
     }
     event({{"event", "stopped"}});
     return ok_status();
@@ -99,7 +103,7 @@ Result<JobResult> Daemon::job(const SetPlan& plan, const std::string& name, int6
     run.start_ns = m_hooks.now();
     TRY_ASSIGN(run.id, m_db.begin_run(plan.name, name, scheduled_ns, run.start_ns));
     event({{"event", "job_started"}, {"set", plan.name}, {"job", name}});
-    JobResult r = m_hooks.run_job(plan.name, name);
+    JobResult r = m_hooks.run_job(plan.name, name, [this] { check_if_due(); });
     run.end_ns = m_hooks.now();
     run.outcome = r.outcome;
     run.error = r.error;
@@ -128,19 +132,25 @@ Result<JobResult> Daemon::job(const SetPlan& plan, const std::string& name, int6
     return r;
 }
 
-Status Daemon::run_set(const SetPlan& plan, int64_t scheduled_ns) {
+Result<bool> Daemon::run_set(const SetPlan& plan, int64_t scheduled_ns) {
     TRY_ASSIGN(JobResult backup, job(plan, "backup", scheduled_ns));
-    if (backup.outcome != "ok" || m_stopping) return ok_status();
+    if (backup.outcome == "aborted") return true;
+    if (backup.outcome != "ok" || m_stopping) return false;
     if (plan.retention) {
         TRY_ASSIGN(JobResult forget, job(plan, "forget", scheduled_ns));
-        if (m_stopping) return ok_status();
+        if (m_stopping) return false;  // the backup is done; what follows runs next time
         if (forget.outcome == "ok" && m_opts.prune) TRY(job(plan, "prune", scheduled_ns).status());
     }
     if (m_opts.mirror && !m_stopping) TRY(job(plan, "mirror", scheduled_ns).status());
-    return ok_status();
+    return false;
+}
+
+void Daemon::check_if_due() {
+    if (m_hooks.now() >= m_next_check) refresh_and_check();
 }
 
 void Daemon::refresh_and_check() {
+    m_next_check = m_hooks.now() + m_opts.check_interval_ns;
     if (!m_hooks.facts) return;
     auto f = m_hooks.facts();
     if (!f.ok()) {

@@ -64,7 +64,11 @@ struct DaemonOptions {
 struct DaemonHooks {
     std::function<int64_t()> now;
     std::function<bool(int64_t until_ns)> sleep_until;
-    std::function<JobResult(const std::string& set, const std::string& job)> run_job;
+    // Runs one job to its end; calls tick() every second or so meanwhile, so that RPO checks
+    // go on during a long (or hung) job.
+    std::function<JobResult(const std::string& set, const std::string& job,
+                            const std::function<void()>& tick)>
+        run_job;
     std::function<Result<Facts>()> facts;
     std::function<void(const nlohmann::json& event)> on_event;
 };
@@ -84,10 +88,12 @@ public:
     const std::vector<SetPlan>& plans() const { return m_plans; }
 
 private:
-    Status run_set(const SetPlan& plan, int64_t scheduled_ns);
+    // Backup, then retention, prune, mirror. True when a job was aborted (by stop()).
+    Result<bool> run_set(const SetPlan& plan, int64_t scheduled_ns);
     // Runs one job and records it. Returns its result.
     Result<JobResult> job(const SetPlan& plan, const std::string& name, int64_t scheduled_ns);
     void refresh_and_check();
+    void check_if_due();
     void event(nlohmann::json e);
 
     std::vector<SetPlan> m_plans;
@@ -97,6 +103,7 @@ private:
     std::atomic<bool> m_stopping{false};
     std::map<std::string, int64_t> m_due;
     std::map<std::string, bool> m_rpo_alerted;
+    int64_t m_next_check = 0;
     mutable std::mutex m_facts_mu;
     Facts m_facts;
 };

@@ -234,6 +234,7 @@ void Checker::check_structure(Repository& repo) {
     // Every manifest names its predecessor, so a deleted snapshot, the oldest included, is
     // named by the one after it, unless this key's own signed tombstone says it was forgotten.
     std::set<Id> forgotten;
+    std::set<uint64_t> forgotten_sequences;
     for (const auto& [id, bytes] : m_tombstone_objects) {
         std::string label = "tombstone " + id.hex();
         auto header = parse_meta_header(bytes, label);
@@ -247,6 +248,7 @@ void Checker::check_structure(Repository& repo) {
         }
         for (const auto& f : t->snapshots) {
             forgotten.insert(f.id);
+            forgotten_sequences.insert(f.sequence);
             if (m_snapshot_objects.count(f.id))
                 m_report.notes.push_back("snapshot " + f.id.hex() +
                                          " was forgotten but its manifest remains (an "
@@ -256,6 +258,7 @@ void Checker::check_structure(Repository& repo) {
     }
     std::map<uint64_t, Id> by_sequence;
     std::vector<std::pair<Id, std::string>> links;  // snapshot -> the previous one it names
+    std::map<Id, uint64_t> sequence_of;
     for (const auto& [id, bytes] : m_snapshot_objects) {
         std::string label = "snapshot " + id.hex();
         auto header = parse_meta_header(bytes, label);
@@ -272,6 +275,7 @@ void Checker::check_structure(Repository& repo) {
         }
         snap->id = id;
         links.emplace_back(id, snap->previous);
+        sequence_of[id] = snap->sequence;
         if (!by_sequence.emplace(snap->sequence, id).second)
             problem(label + " repeats sequence number " + std::to_string(snap->sequence) +
                     " (a replayed or forked manifest)");
@@ -285,13 +289,30 @@ void Checker::check_structure(Repository& repo) {
             problem("snapshot " + m_opts.expected_latest +
                     " (the newest this host wrote) is missing or damaged");
     }
+    std::set<uint64_t> reported;  // sequences whose loss a broken link already names
     for (const auto& [id, previous] : links) {
         if (previous.empty()) continue;
         auto prev_id = Id::parse_hex(previous);
         if (prev_id && (m_snapshot_objects.count(*prev_id) || forgotten.count(*prev_id))) continue;
         problem("snapshot " + previous + " is missing or damaged (snapshot " + id.hex() +
                 " names it as its predecessor)");
+        reported.insert(sequence_of[id] - 1);
     }
+    // Links alone miss a deletion whose successor was forgotten (1 <- 2 <- [3 forgotten] <- 4:
+    // delete 2 and nothing names it). Every sequence number up to the newest is a manifest
+    // or a tombstone's entry.
+    uint64_t newest = by_sequence.empty() ? 0 : by_sequence.rbegin()->first;
+    if (!forgotten_sequences.empty()) newest = std::max(newest, *forgotten_sequences.rbegin());
+    if (newest > by_sequence.size() + forgotten_sequences.size() + 1000000) {
+        problem("snapshot numbers of this host key jump to " + std::to_string(newest) +
+                ": a manifest or tombstone carries an impossible sequence");
+        return;
+    }
+    for (uint64_t seq = 1; seq <= newest; ++seq)
+        if (!by_sequence.count(seq) && !forgotten_sequences.count(seq) && !reported.count(seq))
+            problem("snapshot number " + std::to_string(seq) +
+                    " of this host key is missing: deleted, and no tombstone says it was "
+                    "forgotten");
 }
 
 void Checker::check_snapshot_refs(Repository& repo, const Snapshot& s) {
