@@ -289,6 +289,27 @@ Status Lock::release() {
     return ok_status();
 }
 
+Result<std::unique_ptr<Lock>> Lock::write_new(std::shared_ptr<store::Store> store, LockKind kind,
+                                              const std::string& key_id,
+                                              const LockOptions& options) {
+    LockInfo info;
+    bool lease = kind == LockKind::lease;
+    info.name = prefix_of(key_id) + to_hex(crypto::random_bytes(16)) +
+                std::string(lease ? k_lease_suffix : k_prune_suffix);
+    info.kind = kind;
+    info.key_id = key_id;
+    info.host = this_host();
+    info.pid = ::getpid();
+    info.purpose = !options.purpose.empty() ? options.purpose : lease ? "backup" : "prune";
+    info.machine = this_machine();
+    info.start_ticks = process_start(::getpid());
+    info.stale_after_ns = options.stale_after_ns;
+    info.created_ns = now_unix_ns();
+    std::unique_ptr<Lock> lock(new Lock(std::move(store), std::move(info), options));
+    TRY(lock->write().with_context(lease ? "write lease" : "write prune lock"));
+    return lock;
+}
+
 Result<std::unique_ptr<Lock>> Lock::acquire_lease(std::shared_ptr<store::Store> store,
                                                   const std::string& key_id,
                                                   const LockOptions& options) {
@@ -298,20 +319,7 @@ Result<std::unique_ptr<Lock>> Lock::acquire_lease(std::shared_ptr<store::Store> 
     const int64_t start = boot_ns();
     bool said_waiting = false;
     while (true) {
-        LockInfo info;
-        info.name =
-            prefix_of(key_id) + to_hex(crypto::random_bytes(16)) + std::string(k_lease_suffix);
-        info.kind = LockKind::lease;
-        info.key_id = key_id;
-        info.host = this_host();
-        info.pid = ::getpid();
-        info.purpose = options.purpose.empty() ? "backup" : options.purpose;
-        info.machine = this_machine();
-        info.start_ticks = process_start(::getpid());
-        info.stale_after_ns = options.stale_after_ns;
-        info.created_ns = now_unix_ns();
-        std::unique_ptr<Lock> lock(new Lock(store, std::move(info), options));
-        TRY(lock->write().with_context("write lease"));
+        TRY_ASSIGN(auto lock, write_new(store, LockKind::lease, key_id, options));
         int64_t now = now_unix_ns();
         auto others = list_locks(*store, key_id, options, lock->name());
         if (!others.ok()) {
@@ -349,19 +357,7 @@ Result<std::unique_ptr<Lock>> Lock::acquire_lease(std::shared_ptr<store::Store> 
 Result<std::unique_ptr<Lock>> Lock::acquire_prune(std::shared_ptr<store::Store> store,
                                                   const std::string& key_id,
                                                   const LockOptions& options) {
-    LockInfo info;
-    info.name = prefix_of(key_id) + to_hex(crypto::random_bytes(16)) + std::string(k_prune_suffix);
-    info.kind = LockKind::prune;
-    info.key_id = key_id;
-    info.host = this_host();
-    info.pid = ::getpid();
-    info.purpose = options.purpose.empty() ? "prune" : options.purpose;
-    info.machine = this_machine();
-    info.start_ticks = process_start(::getpid());
-    info.stale_after_ns = options.stale_after_ns;
-    info.created_ns = now_unix_ns();
-    std::unique_ptr<Lock> lock(new Lock(store, std::move(info), options));
-    TRY(lock->write().with_context("write prune lock"));
+    TRY_ASSIGN(auto lock, write_new(store, LockKind::prune, key_id, options));
     int64_t now = now_unix_ns();
     auto others = list_locks(*store, key_id, options, lock->name());
     if (!others.ok()) {

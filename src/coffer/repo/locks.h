@@ -108,6 +108,10 @@ public:
 
 private:
     Lock(std::shared_ptr<store::Store> store, LockInfo info, LockOptions options);
+    // A new lock object of this process, written once (not yet refreshed).
+    static Result<std::unique_ptr<Lock>> write_new(std::shared_ptr<store::Store> store,
+                                                   LockKind kind, const std::string& key_id,
+                                                   const LockOptions& options);
     Status write();
     void refresh_loop();
     void start_refresher();
