@@ -1,5 +1,7 @@
 #include "coffer/repo/pack.h"
 
+#include <algorithm>
+
 #include "coffer/util/compress.h"
 #include "coffer/util/encoding.h"
 
@@ -31,14 +33,19 @@ SecretBytes chunk_key(const KeyRing& keys, ByteView base_key, ChunkType type, co
 
 }  // namespace
 
-Result<PackWriter> PackWriter::create(std::shared_ptr<const KeyRing> keys, int zstd_level) {
+Result<PackWriter> PackWriter::create(std::shared_ptr<const KeyRing> keys, int zstd_level,
+                                      Bytes buffer, size_t expected_size) {
     PackWriter w;
+    // A buffer of the last pack, already faulted in: growing a fresh one by doubling to 16 MiB
+    // costs more in page faults and copies than the crypto and compression of its contents.
+    w.m_bytes = std::move(buffer);
+    w.m_bytes.clear();
+    w.m_bytes.reserve(std::max<size_t>(expected_size, 1 << 20));
     w.m_keys = std::move(keys);
     w.m_zstd_level = zstd_level;
     w.m_data_key = crypto::random_secret(32);
     TRY_ASSIGN(Bytes stanza, crypto::wrap_key(w.m_keys->recovery_public_key, w.m_data_key.view(),
                                               stanza_context(w.m_keys->repo_id)));
-    w.m_bytes.reserve(1 << 20);
     append(w.m_bytes, as_bytes(k_pack_magic));
     w.m_bytes.push_back(k_object_version);
     append(w.m_bytes, w.m_keys->key_id);

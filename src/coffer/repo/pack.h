@@ -35,7 +35,10 @@ struct FinishedPack {
 
 class PackWriter {
 public:
-    static Result<PackWriter> create(std::shared_ptr<const KeyRing> keys, int zstd_level);
+    // buffer: a finished pack's bytes to reuse (its capacity, not its contents); expected_size:
+    // how large the pack will grow, reserved up front.
+    static Result<PackWriter> create(std::shared_ptr<const KeyRing> keys, int zstd_level,
+                                     Bytes buffer = {}, size_t expected_size = 0);
 
     // Compresses (kept only if it saves at least 1/16), encrypts and appends one chunk.
     Status add(const Id& id, ChunkType type, ByteView plaintext);

@@ -240,7 +240,8 @@ Result<bool> Repository::store_chunk(ChunkType type, const Id& id, ByteView plai
         }
     }
     if (!writer) {
-        TRY_ASSIGN(PackWriter w, PackWriter::create(m_keys, m_config.zstd_level));
+        TRY_ASSIGN(PackWriter w,
+                   PackWriter::create(m_keys, m_config.zstd_level, {}, expected_pack_size()));
         writer = std::make_unique<PackWriter>(std::move(w));
     }
     if (Status st = writer->add(id, type, plaintext); !st.ok()) {
@@ -271,13 +272,15 @@ Status Repository::upload_pack(PackWriter& writer) {
         for (const auto& e : pack.entries) m_pending.erase(e.id);
         return st;
     }
-    TRY_ASSIGN(writer, PackWriter::create(m_keys, m_config.zstd_level));
+    const size_t pack_bytes = pack.bytes.size();
+    TRY_ASSIGN(writer, PackWriter::create(m_keys, m_config.zstd_level, std::move(pack.bytes),
+                                          expected_pack_size()));
     std::unique_lock lock(m_mu);
     for (const auto& e : pack.entries) {
         m_index.add(pack.id, e);
         m_pending.erase(e.id);
     }
-    m_stats.packed_added += pack.bytes.size();
+    m_stats.packed_added += pack_bytes;
     m_stats.packs_written++;
     m_unindexed.push_back({pack.id, std::move(pack.entries)});
     size_t unindexed_entries = 0;

@@ -136,6 +136,10 @@ public:
 private:
     Repository() = default;
     Status upload_pack(PackWriter& writer);
+    // A pack closes once it reaches pack_size, so it ends below that plus one largest chunk.
+    size_t expected_pack_size() const {
+        return size_t(m_config.pack_size) + 4 * size_t(m_config.chunk_avg_size) + 4096;
+    }
     Status write_index_locked(std::unique_lock<std::mutex>& lock);
     Result<SecretBytes> pack_data_key(const Id& pack);
     // Removes a forgotten manifest unless retention holds it (counted in out). True if removed.
