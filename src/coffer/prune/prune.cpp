@@ -62,6 +62,7 @@ private:
     std::map<Id, PackPlan> m_packs;
     std::map<Id, std::unordered_set<Id, IdHash>> m_seen;  // per pack, while planning
     uint64_t m_repacked_bytes = 0;                        // size of the new copies
+    std::unordered_set<Id, IdHash> m_retained_indexes;    // under Object Lock (plan_packs)
 };
 
 Result<int64_t> Pruner::retained_until(const std::string& name) {
@@ -163,6 +164,7 @@ Status Pruner::plan_packs() {
     for (const auto& obj : m_index_objects) {
         TRY_ASSIGN(int64_t until, retained_until(index_name(obj.id)));
         if (!until) continue;
+        m_retained_indexes.insert(obj.id);
         m_report.notes.push_back("index " + obj.id.short_hex() + " is under Object Lock until " +
                                  format_rfc3339(until) + ": its packs stay until then");
         for (const auto& ip : obj.packs)
@@ -290,8 +292,7 @@ Result<Report> Pruner::run() {
         m_report.bytes_written += m_repo.write_stats().packed_added - before;
         progress("deleting old index objects");
         for (const auto& obj : m_index_objects) {
-            TRY_ASSIGN(int64_t until, retained_until(index_name(obj.id)));
-            if (until) continue;  // its packs were kept (plan_packs)
+            if (m_retained_indexes.count(obj.id)) continue;  // its packs were kept (plan_packs)
             TRY(check_lock());
             TRY(remove_object(index_name(obj.id)));
             m_report.indexes_deleted++;
