@@ -11,6 +11,7 @@
 
 #include "coffer/crypto/crypto.h"
 #include "coffer/util/file.h"
+#include "coffer/util/text.h"
 
 namespace coffer::repo {
 
@@ -82,14 +83,7 @@ Result<int64_t> parse_rfc3339(std::string_view text) {
         if (pos != t.size()) return bad();
     }
     if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60) return bad();
-    struct tm tm {};
-    tm.tm_year = y - 1900;
-    tm.tm_mon = mo - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = h;
-    tm.tm_min = mi;
-    tm.tm_sec = s;
-    int64_t secs = static_cast<int64_t>(timegm(&tm)) - offset_s;
+    int64_t secs = utc_seconds(y, mo, d, h, mi, s) - offset_s;
     int64_t ns = 0;
     if (__builtin_mul_overflow(secs, int64_t(1000000000), &ns) ||
         __builtin_add_overflow(ns, nanos, &ns))

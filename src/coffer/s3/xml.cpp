@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "coffer/s3/url.h"
+#include "coffer/util/text.h"
 
 namespace coffer::s3::xml {
 
@@ -100,14 +101,7 @@ Result<int64_t> parse_timestamp(std::string_view text) {
     }
     if (pos + 1 != t.size() || t[pos] != 'Z')
         return invalid_argument("timestamp \"" + t + "\" is not ISO 8601 UTC");
-    struct tm tm {};
-    tm.tm_year = y - 1900;
-    tm.tm_mon = mo - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = h;
-    tm.tm_min = mi;
-    tm.tm_sec = sec;
-    return int64_t(timegm(&tm)) * 1000000000 + nanos;
+    return utc_seconds(y, mo, d, h, mi, sec) * 1000000000 + nanos;
 }
 
 Result<ListPage> parse_list_page(std::string_view body) {

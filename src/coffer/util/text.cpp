@@ -1,5 +1,7 @@
 #include "coffer/util/text.h"
 
+#include <ctime>
+
 namespace coffer {
 
 std::string printable_excerpt(std::string_view text, size_t max_chars) {
@@ -16,6 +18,17 @@ std::string printable_excerpt(std::string_view text, size_t max_chars) {
         out += "...";
     }
     return out;
+}
+
+int64_t utc_seconds(int year, int month, int day, int hour, int minute, int second) {
+    struct tm tm {};
+    tm.tm_year = year - 1900;
+    tm.tm_mon = month - 1;
+    tm.tm_mday = day;
+    tm.tm_hour = hour;
+    tm.tm_min = minute;
+    tm.tm_sec = second;
+    return static_cast<int64_t>(timegm(&tm));
 }
 
 }  // namespace coffer
