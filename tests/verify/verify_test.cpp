@@ -15,6 +15,7 @@
 
 #include "backup/backup_test_util.h"
 #include "coffer/backup/backup.h"
+#include "coffer/store/fault/fault_store.h"
 
 namespace coffer::verify {
 namespace {
@@ -158,6 +159,33 @@ TEST_F(VerifyTest, CleanRepositoryIsOkAtEveryLevel) {
     // Reading data needs the recovery key.
     auto no_recovery = verify(s_repo->local, host(), nullptr, {.read_data = true});
     EXPECT_EQ(no_recovery.status().code(), Code::wrong_key);
+}
+
+// With --read-data each pack is read once, whole, for both its hash and its chunks: a second
+// get of any pack, or a ranged read of a data chunk, fails the run here. A damaged pack is reported
+// by name and by the chunk the damage reached.
+TEST_F(VerifyTest, ReadDataReadsEachPackOnceAndNamesTheDamagedChunk) {
+    size_t packs = s_repo->objects("packs/").size();
+    auto faults = std::make_shared<store::FaultStore>(s_repo->local);
+    faults->add_rule({.op = store::Op::get, .prefix = "packs/", .nth = packs + 1, .forever = true});
+    // Level 2 walks the snapshots' refs chunks with ranged reads; nothing else may use them.
+    auto repo = s_repo->reopen();
+    ASSERT_TRUE(repo->load_index().ok());
+    uint64_t refs = 0;
+    for (const auto& [id, loc] : repo->index().chunks()) refs += loc.type == repo::ChunkType::refs;
+    faults->add_rule(
+        {.op = store::Op::get_range, .prefix = "packs/", .nth = refs + 1, .forever = true});
+    Report clean = check(faults, host(), recovery(), {.read_data = true});
+    EXPECT_TRUE(clean.ok()) << join(clean.problems);
+    EXPECT_EQ(clean.packs, packs);
+
+    faults->clear_rules();
+    faults->add_rule(
+        {.op = store::Op::get, .prefix = "packs/", .flip_offset = repo::k_pack_header_size + 20});
+    Report damaged = check(faults, host(), recovery(), {.read_data = true});
+    EXPECT_TRUE(any_contains(damaged.problems, "does not match its name"))
+        << join(damaged.problems);
+    EXPECT_TRUE(any_contains(damaged.problems, "failed authentication")) << join(damaged.problems);
 }
 
 TEST_F(VerifyTest, TamperMatrix) {

@@ -3,13 +3,16 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <mutex>
 #include <random>
 #include <set>
+#include <thread>
 #include <unordered_set>
 
 #include "coffer/repo/meta.h"
 #include "coffer/repo/tree.h"
 #include "coffer/util/encoding.h"
+#include "coffer/util/thread_pool.h"
 
 namespace coffer::verify {
 
@@ -30,7 +33,10 @@ public:
     Result<Report> run(const HostKey* host, const RecoveryKey* recovery);
 
 private:
-    void problem(std::string p) { m_report.problems.push_back(std::move(p)); }
+    void problem(std::string p) {
+        std::lock_guard lock(m_mu);
+        m_report.problems.push_back(std::move(p));
+    }
     void progress(const std::string& what) {
         if (m_opts.on_progress) m_opts.on_progress(what);
     }
@@ -39,10 +45,17 @@ private:
                                             const std::string& hex);
     void check_structure(Repository& repo);
     void check_snapshot_refs(Repository& repo, const Snapshot& s);
-    void read_data(Repository& repo);
+    // Every pack's name, hash and header; with repo (level 3), also decrypts the indexed chunks
+    // of the selected packs from the same read. Packs are checked in parallel.
+    void check_packs(const std::vector<store::ObjectInfo>& packs, Repository* repo);
+    void check_pack(const std::string& name, Repository* repo,
+                    const std::vector<std::pair<Id, Location>>* chunks);
+    void read_chunks(Repository& repo, const Id& pack, const PackHeader& header, ByteView bytes,
+                     const std::vector<std::pair<Id, Location>>& chunks);
 
     std::shared_ptr<store::Store> m_store;
     const Options& m_opts;
+    std::mutex m_mu;  // guards m_report and the pack maps while packs are checked in parallel
     Report m_report;
     std::map<std::string, RegistryEntry> m_registry;
     std::map<Id, uint64_t> m_pack_sizes;                // every intact-named pack
@@ -80,34 +93,12 @@ Result<Report> Checker::run(const HostKey* host, const RecoveryKey* recovery) {
     else
         m_registry = std::move(*registry);
 
-    // Level 1: names, hashes, shapes and signatures of every object.
+    // Level 1: names, hashes, shapes and signatures of every object. With --read-data the packs
+    // are checked after the index is loaded, so that each pack is read once for both levels.
     progress("checking object names and signatures");
     TRY_ASSIGN(auto packs, m_store->list("packs/"));
-    for (const auto& o : packs) {
-        std::string hex = o.name.substr(o.name.rfind('/') + 1);
-        if (o.name != "packs/" + hex.substr(0, 2) + "/" + hex) {
-            problem("pack " + o.name + " is stored under the wrong directory");
-            continue;
-        }
-        auto bytes = check_named_object("pack", o.name, hex);
-        m_report.packs++;
-        if (!bytes) continue;
-        auto header = parse_pack_header(*bytes, hex);
-        if (!header.ok()) {
-            problem(header.status().message());
-            continue;
-        }
-        if (!m_registry.count(to_hex(header->key_id)))
-            problem("pack " + hex + " was written by unknown host key " + to_hex(header->key_id));
-        Id pack_id = *Id::parse_hex(hex);
-        m_pack_sizes[pack_id] = bytes->size();
-        // Keep what the trailer check needs, so level 2 does not read every pack again.
-        uint32_t trailer_len =
-            bytes->size() >= 4 ? load_le32(bytes->data() + bytes->size() - 4) : 0;
-        size_t tail = std::min<size_t>(bytes->size(), size_t(trailer_len) + 4);
-        m_pack_ends[pack_id] = {Bytes(bytes->begin(), bytes->begin() + k_pack_header_size),
-                                Bytes(bytes->end() - tail, bytes->end())};
-    }
+    bool read_data_now = m_opts.read_data && recovery;
+    if (!read_data_now) check_packs(packs, nullptr);
     for (auto [prefix, kind, store] :
          {std::tuple{"index/", "index", &m_index_objects},
           std::tuple{"snapshots/", "snapshot", &m_snapshot_objects},
@@ -152,15 +143,19 @@ Result<Report> Checker::run(const HostKey* host, const RecoveryKey* recovery) {
     auto repo = Repository::open(m_store, host, recovery);
     if (!repo.ok()) return repo.status();
     m_report.level = 2;
-    check_structure(**repo);
-    if (m_opts.read_data) {
-        if (!recovery)
-            return wrong_key(
-                "verify --read-data needs the recovery key: pass "
-                "--recovery-key-file or set COFFER_RECOVERY_KEY_FILE");
+    std::vector<std::string> skipped;  // damaged indexes: already reported at level 1
+    Status st = (*repo)->load_index(&skipped);
+    if (!st.ok()) problem(st.message());
+    if (read_data_now) {
         m_report.level = 3;
-        read_data(**repo);
+        progress("reading and decrypting every pack");
+        check_packs(packs, repo->get());
     }
+    check_structure(**repo);
+    if (m_opts.read_data && !recovery)
+        return wrong_key(
+            "verify --read-data needs the recovery key: pass "
+            "--recovery-key-file or set COFFER_RECOVERY_KEY_FILE");
     return m_report;
 }
 
@@ -197,10 +192,6 @@ void Checker::check_structure(Repository& repo) {
             list.insert(list.end(), p.entries.begin(), p.entries.end());
         }
     }
-    std::vector<std::string> skipped;  // damaged indexes: already reported at level 1
-    Status st = repo.load_index(&skipped);
-    if (!st.ok()) problem(st.message());
-
     for (const auto& [pack, size] : m_pack_sizes) {
         std::string hex = pack.hex();
         const auto& [head, tail] = m_pack_ends[pack];
@@ -345,28 +336,132 @@ void Checker::check_snapshot_refs(Repository& repo, const Snapshot& s) {
     }
 }
 
-void Checker::read_data(Repository& repo) {
-    const Index& index = repo.index();
-    std::vector<uint32_t> packs(index.packs().size());
-    for (uint32_t i = 0; i < packs.size(); ++i) packs[i] = i;
-    if (m_opts.read_fraction < 1.0) {
-        std::shuffle(packs.begin(), packs.end(), std::mt19937_64(std::random_device{}()));
-        size_t keep = static_cast<size_t>(std::ceil(m_opts.read_fraction * packs.size()));
-        packs.resize(std::max<size_t>(keep, packs.empty() ? 0 : 1));
+void Checker::check_packs(const std::vector<store::ObjectInfo>& packs, Repository* repo) {
+    // Level 3: the indexed chunks of the selected packs, grouped by pack so that each pack is
+    // read once.
+    std::unordered_map<Id, std::vector<std::pair<Id, Location>>, IdHash> chunks;
+    if (repo) {
+        const Index& index = repo->index();
+        std::vector<uint32_t> selected(index.packs().size());
+        for (uint32_t i = 0; i < selected.size(); ++i) selected[i] = i;
+        if (m_opts.read_fraction < 1.0) {
+            std::shuffle(selected.begin(), selected.end(), std::mt19937_64(std::random_device{}()));
+            size_t keep = static_cast<size_t>(std::ceil(m_opts.read_fraction * selected.size()));
+            selected.resize(std::max<size_t>(keep, selected.empty() ? 0 : 1));
+        }
+        std::vector<bool> wanted(index.packs().size());
+        for (uint32_t p : selected) wanted[p] = true;
+        for (const auto& [id, loc] : index.chunks())
+            if (wanted[loc.pack]) chunks[index.pack_id(loc.pack)].emplace_back(id, loc);
+        for (auto& [pack, list] : chunks)  // in pack order: sequential reads of the pack bytes
+            std::sort(list.begin(), list.end(), [](const auto& a, const auto& b) {
+                return a.second.offset < b.second.offset;
+            });
     }
-    std::set<uint32_t> selected(packs.begin(), packs.end());
-    size_t done = 0;
-    for (const auto& [id, loc] : index.chunks()) {
-        if (!selected.count(loc.pack)) continue;
-        if (++done % 1000 == 0) progress("read " + std::to_string(done) + " chunks");
-        auto data = repo.load_chunk(id, loc.type);
-        m_report.chunks_read++;
-        if (!data.ok()) {
-            problem(data.status().message());
+    // Each task holds one pack in memory: the pool's size bounds the memory.
+    unsigned threads = std::clamp(std::thread::hardware_concurrency(), 1u, 8u);
+    ThreadPool pool(threads, threads);
+    for (const auto& o : packs) {
+        const std::vector<std::pair<Id, Location>>* list = nullptr;
+        std::string hex = o.name.substr(o.name.rfind('/') + 1);
+        if (auto id = Id::parse_hex(hex); id && repo) {
+            auto it = chunks.find(*id);
+            if (it != chunks.end()) list = &it->second;
+        }
+        pool.submit([this, name = o.name, repo, list] { check_pack(name, repo, list); });
+    }
+    pool.wait_idle();
+}
+
+void Checker::check_pack(const std::string& name, Repository* repo,
+                         const std::vector<std::pair<Id, Location>>* chunks) {
+    std::string hex = name.substr(name.rfind('/') + 1);
+    if (name != "packs/" + hex.substr(0, 2) + "/" + hex) {
+        problem("pack " + name + " is stored under the wrong directory");
+        return;
+    }
+    {
+        std::lock_guard lock(m_mu);
+        m_report.packs++;
+    }
+    auto id = Id::parse_hex(hex);
+    if (!id) {
+        problem("pack " + name + " has a malformed name");
+        return;
+    }
+    auto bytes = m_store->get(name);
+    if (!bytes.ok()) {
+        problem("pack " + hex + " cannot be read: " + bytes.status().message());
+        return;
+    }
+    // A pack that does not match its name is still decrypted below, so the report also names
+    // the chunks the damage reached.
+    bool intact = crypto::sha256(*bytes) == *id;
+    if (!intact) problem("pack " + hex + " does not match its name: contents damaged or altered");
+    auto header = parse_pack_header(*bytes, hex);
+    if (!header.ok()) {
+        problem(header.status().message());
+        return;
+    }
+    if (!m_registry.count(to_hex(header->key_id)))
+        problem("pack " + hex + " was written by unknown host key " + to_hex(header->key_id));
+    if (intact) {
+        // Keep what the trailer check needs, so level 2 does not read every pack again.
+        uint32_t trailer_len =
+            bytes->size() >= 4 ? load_le32(bytes->data() + bytes->size() - 4) : 0;
+        size_t tail = std::min<size_t>(bytes->size(), size_t(trailer_len) + 4);
+        std::lock_guard lock(m_mu);
+        m_pack_sizes[*id] = bytes->size();
+        m_pack_ends[*id] = {Bytes(bytes->begin(), bytes->begin() + k_pack_header_size),
+                            Bytes(bytes->end() - tail, bytes->end())};
+    }
+    if (repo && chunks) read_chunks(*repo, *id, *header, *bytes, *chunks);
+}
+
+void Checker::read_chunks(Repository& repo, const Id& pack, const PackHeader& header,
+                          ByteView bytes, const std::vector<std::pair<Id, Location>>& chunks) {
+    const KeyRing& keys = repo.keys();
+    std::string where = " in pack " + pack.short_hex();
+    std::optional<SecretBytes> data_key;
+    Status key_status;
+    uint64_t read = 0, plain_bytes = 0;
+    for (const auto& [id, loc] : chunks) {
+        read++;
+        std::string label = std::string(chunk_type_name(loc.type)) + " chunk " + id.short_hex();
+        if (loc.type != ChunkType::refs && !data_key && key_status.ok()) {
+            auto key = open_data_key(keys, header, pack.short_hex());
+            if (key.ok())
+                data_key = std::move(*key);
+            else
+                key_status = key.status();
+        }
+        if (loc.type != ChunkType::refs && !data_key) {
+            problem(label + where + " cannot be read: " + key_status.message());
             continue;
         }
-        m_report.bytes_read += data->size();
+        if (uint64_t(loc.offset) + loc.length > bytes.size()) {
+            problem(label + where + " lies beyond the end of the pack");
+            continue;
+        }
+        ByteView key = loc.type == ChunkType::refs ? keys.metadata_key.view() : data_key->view();
+        PackEntry entry{id, loc.type, loc.offset, loc.length, loc.raw_length};
+        auto plain = open_record(keys, key, entry, bytes.subspan(loc.offset, loc.length));
+        if (!plain.ok()) {
+            problem(plain.status().with_context("pack " + pack.short_hex()).message());
+            continue;
+        }
+        if (keys.chunk_id(loc.type, *plain) != id) {
+            problem(label + where + " does not match its ID after decryption");
+            continue;
+        }
+        plain_bytes += plain->size();
     }
+    std::lock_guard lock(m_mu);
+    uint64_t before = m_report.chunks_read;
+    m_report.chunks_read += read;
+    m_report.bytes_read += plain_bytes;
+    if (m_report.chunks_read / 1000 != before / 1000)
+        progress("read " + std::to_string(m_report.chunks_read) + " chunks");
 }
 
 }  // namespace
