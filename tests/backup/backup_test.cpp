@@ -12,6 +12,7 @@
 
 #include "backup/backup_test_util.h"
 #include "coffer/backup/file_cache.h"
+#include "coffer/crypto/crypto.h"
 
 namespace coffer::backup {
 namespace {
@@ -194,26 +195,33 @@ TEST(Excluded, NamePatternsAndPathPatterns) {
 TEST(FileCache, SaveLoadRoundTripAndDamage) {
     store::testing::TempDir tmp;
     std::string path = tmp.path() + "/deep/er/cache";
-    FileCache cache;
     Id k1 = Id::from(as_bytes(coffer::testing::random_content(32, 1)));
     Id k2 = Id::from(as_bytes(coffer::testing::random_content(32, 2)));
     Id c1 = Id::from(as_bytes(coffer::testing::random_content(32, 3)));
     Id c2 = Id::from(as_bytes(coffer::testing::random_content(32, 4)));
-    cache.put(k1, CachedFile{{123, 1700000000123456789, -5, 77}, {c1, c2, c1}});
-    cache.put(k2, CachedFile{{0, 0, 0, 0}, {}});
-    ASSERT_TRUE(cache.save(path).ok());
+    auto write = [&] {
+        auto w = FileCacheWriter::create(path);
+        ASSERT_TRUE(w.ok()) << w.status().to_string();
+        w->put(k1, {1, 1, 1, 1}, std::vector<Id>{c2});  // superseded by the later record
+        w->put(k1, {123, 1700000000123456789, -5, 77}, std::vector<Id>{c1, c2, c1});
+        w->put(k2, {0, 0, 0, 0}, {});
+        ASSERT_TRUE(w->commit().ok());
+    };
+    write();
     struct stat st {};
     ASSERT_EQ(stat(path.c_str(), &st), 0);
     EXPECT_EQ(st.st_mode & 0777, 0600u);
+    EXPECT_EQ(std::distance(fs::directory_iterator(tmp.path() + "/deep/er"), {}), 1);
 
     FileCache loaded = FileCache::load(path);
     ASSERT_EQ(loaded.size(), 2u);
-    const CachedFile* f1 = loaded.find(k1);
+    const FileCache::Entry* f1 = loaded.find(k1);
     ASSERT_NE(f1, nullptr);
     EXPECT_EQ(f1->fingerprint, (FileFingerprint{123, 1700000000123456789, -5, 77}));
-    EXPECT_EQ(f1->chunks, (std::vector<Id>{c1, c2, c1}));
+    auto chunks = loaded.chunks(*f1);
+    EXPECT_EQ(std::vector<Id>(chunks.begin(), chunks.end()), (std::vector<Id>{c1, c2, c1}));
     ASSERT_NE(loaded.find(k2), nullptr);
-    EXPECT_TRUE(loaded.find(k2)->chunks.empty());
+    EXPECT_TRUE(loaded.chunks(*loaded.find(k2)).empty());
     EXPECT_EQ(loaded.find(c1), nullptr);
 
     std::string good = coffer::testing::read_file(path);
@@ -222,15 +230,56 @@ TEST(FileCache, SaveLoadRoundTripAndDamage) {
         coffer::testing::write_file(path, good.substr(0, cut));
         EXPECT_EQ(FileCache::load(path).size(), 0u) << cut;
     }
+    coffer::testing::write_file(path, good + "x");
+    EXPECT_EQ(FileCache::load(path).size(), 0u);
     coffer::testing::write_file(path, "garbage that is not a cache at all");
     EXPECT_EQ(FileCache::load(path).size(), 0u);
     std::string wrong_magic = good;
     wrong_magic[0] ^= 1;
     coffer::testing::write_file(path, wrong_magic);
     EXPECT_EQ(FileCache::load(path).size(), 0u);
-    // The damaged file is simply replaced by the next save.
-    ASSERT_TRUE(cache.save(path).ok());
+    // The damaged file is simply replaced by the next cache.
+    write();
     EXPECT_EQ(FileCache::load(path).size(), 2u);
+
+    // A writer dropped without commit (a failed backup) leaves the old cache as it was and no
+    // file behind.
+    {
+        auto w = FileCacheWriter::create(path);
+        ASSERT_TRUE(w.ok());
+        w->put(c1, {9, 9, 9, 9}, {});
+    }
+    EXPECT_EQ(coffer::testing::read_file(path), good);
+    EXPECT_EQ(std::distance(fs::directory_iterator(tmp.path() + "/deep/er"), {}), 1);
+}
+
+// Records are read in blocks: a cache larger than one block, with a record that spans blocks
+// (a file of many chunks), loads whole.
+TEST(FileCache, LargeCacheLoadsAcrossBlocks) {
+    store::testing::TempDir tmp;
+    std::string path = tmp.path() + "/cache";
+    auto w = FileCacheWriter::create(path);
+    ASSERT_TRUE(w.ok());
+    std::vector<Id> many(50000);
+    for (size_t i = 0; i < many.size(); ++i)
+        many[i] = Id::from(as_bytes(coffer::testing::random_content(32, 100 + i)));
+    const uint64_t files = 30000;
+    for (uint64_t i = 0; i < files; ++i) {
+        Id key = crypto::sha256(as_bytes(std::to_string(i)));
+        w->put(key, {i, int64_t(i), 0, i},
+               i == files / 2 ? std::span<const Id>(many) : std::span<const Id>(&many[i], 1));
+    }
+    ASSERT_TRUE(w->commit().ok());
+    EXPECT_GT(fs::file_size(path), 3u << 20);
+    FileCache c = FileCache::load(path);
+    ASSERT_EQ(c.size(), files);
+    for (uint64_t i : {uint64_t(0), files / 2, files - 1}) {
+        const auto* e = c.find(crypto::sha256(as_bytes(std::to_string(i))));
+        ASSERT_NE(e, nullptr) << i;
+        EXPECT_EQ(e->fingerprint.size, i);
+        EXPECT_EQ(c.chunks(*e).size(), i == files / 2 ? many.size() : 1u);
+        EXPECT_EQ(c.chunks(*e).back(), i == files / 2 ? many.back() : many[i]);
+    }
 }
 
 TEST_F(BackupTest, BadPathsFailBeforeWritingAnything) {

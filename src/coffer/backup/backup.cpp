@@ -13,6 +13,8 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
+#include <span>
 #include <thread>
 
 #include "coffer/backup/file_cache.h"
@@ -91,7 +93,12 @@ public:
               options.threads ? options.threads : std::max(1u, std::thread::hardware_concurrency()),
               2 * std::max(1u, options.threads ? options.threads
                                                : std::thread::hardware_concurrency())) {
-        if (!options.cache_path.empty()) m_old_cache = FileCache::load(options.cache_path);
+        if (!options.cache_path.empty()) {
+            m_old_cache = FileCache::load(options.cache_path);
+            // Without a writer the next run re-reads everything; never a reason to fail.
+            if (auto w = FileCacheWriter::create(options.cache_path); w.ok())
+                m_new_cache.emplace(std::move(*w));
+        }
         m_buffer.resize(2 * size_t(m_repo.chunker().params().max_size));
     }
 
@@ -129,7 +136,8 @@ private:
     const Options& m_opts;
     const std::vector<std::string>* m_excludes = &m_opts.excludes;  // of the source being walked
     std::vector<repo::SourceSummary> m_source_summaries;
-    FileCache m_old_cache, m_new_cache;
+    FileCache m_old_cache;
+    std::optional<FileCacheWriter> m_new_cache;
     ThreadPool m_pool;
     Bytes m_buffer;
 
@@ -255,20 +263,21 @@ Status Archiver::read_file(const std::string& path, const struct stat& st, Node&
     FileFingerprint fp{static_cast<uint64_t>(st.st_size), ns_of(st.st_mtim), ns_of(st.st_ctim),
                        static_cast<uint64_t>(st.st_ino)};
     Id cache_key = m_repo.keys().chunk_mac->compute(as_bytes("\xffpath"), as_bytes(path));
-    if (const CachedFile* cached = m_old_cache.find(cache_key);
-        cached && cached->fingerprint == fp) {
-        bool all_present = std::all_of(cached->chunks.begin(), cached->chunks.end(),
+    const FileCache::Entry* cached = m_old_cache.find(cache_key);
+    if (cached && cached->fingerprint == fp) {
+        std::span<const Id> chunks = m_old_cache.chunks(*cached);
+        bool all_present = std::all_of(chunks.begin(), chunks.end(),
                                        [&](const Id& id) { return m_repo.has_chunk(id); });
         if (all_present) {
-            node.content = cached->chunks;
+            node.content.assign(chunks.begin(), chunks.end());
             m_summary.files_unchanged++;
             m_progress.files_done++;
             m_progress.bytes_done += fp.size;
-            m_new_cache.put(cache_key, *cached);
+            if (m_new_cache) m_new_cache->put(cache_key, fp, chunks);
             return ok_status();
         }
     }
-    bool known = m_old_cache.find(cache_key) != nullptr;
+    bool known = cached != nullptr;
 
     int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
     if (fd < 0 && errno == EPERM) fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -395,8 +404,8 @@ Result<DirResult> Archiver::finish_dir(DirState& state) {
         Node& n = state.nodes[i];
         if (const auto& job = state.jobs[i]) {
             n.content = std::move(job->ids);
-            if (!job->racy)
-                m_new_cache.put(job->cache_key, CachedFile{job->fingerprint, n.content});
+            if (!job->racy && m_new_cache)
+                m_new_cache->put(job->cache_key, job->fingerprint, n.content);
         }
         refs.data.insert(refs.data.end(), n.content.begin(), n.content.end());
     }
@@ -562,10 +571,11 @@ Result<Outcome> Archiver::run(const std::vector<std::string>& paths) {
     s.summary.duration_s = std::chrono::duration<double>(Clock::now() - m_start).count();
     if (m_opts.before_save) TRY(m_opts.before_save(s));
     TRY(m_repo.save_snapshot(s).status());
-    if (!m_opts.cache_path.empty()) {
+    if (m_new_cache) {
         // Only after the snapshot exists: the cache may never point at chunks no snapshot holds.
         // Failing to write it costs the next run a re-read, not correctness.
-        (void)m_new_cache.save(m_opts.cache_path);
+        (void)m_new_cache->commit();
+        m_new_cache.reset();
     }
     out.errors = std::move(m_errors);
     return out;

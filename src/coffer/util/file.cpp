@@ -9,15 +9,6 @@
 
 namespace coffer {
 
-namespace {
-
-std::string parent_dir(const std::string& path) {
-    size_t slash = path.rfind('/');
-    if (slash == std::string::npos) return ".";
-    if (slash == 0) return "/";
-    return path.substr(0, slash);
-}
-
 Status fsync_dir(const std::string& dir) {
     int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return errno_status("open directory " + dir, errno);
@@ -26,6 +17,15 @@ Status fsync_dir(const std::string& dir) {
     ::close(fd);
     if (rc != 0 && err != EINVAL) return errno_status("fsync directory " + dir, err);
     return ok_status();
+}
+
+namespace {
+
+std::string parent_dir(const std::string& path) {
+    size_t slash = path.rfind('/');
+    if (slash == std::string::npos) return ".";
+    if (slash == 0) return "/";
+    return path.substr(0, slash);
 }
 
 Status write_and_sync(int fd, ByteView data, const std::string& path) {

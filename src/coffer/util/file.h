@@ -21,6 +21,8 @@ Result<SecretBytes> read_secret_file(const std::string& path);
 Status write_new_file(const std::string& path, ByteView data, unsigned mode);
 // Writes path atomically: a temporary beside it, fsync, rename, fsync of the directory.
 Status write_file_atomic(const std::string& path, ByteView data, unsigned mode);
+// fsync of a directory, so that a rename or a new entry in it is durable.
+Status fsync_dir(const std::string& dir);
 // mkdir -p with the given mode for created directories.
 Status make_dirs(const std::string& path, unsigned mode);
 
