@@ -11,7 +11,7 @@ namespace coffer::crypto {
 namespace {
 
 class CryptoEnvironment : public ::testing::Environment {
-  public:
+public:
     void SetUp() override { ASSERT_TRUE(init().ok()); }
 };
 [[maybe_unused]] const auto* const g_env =
@@ -41,6 +41,51 @@ Bytes concat(ByteView a, ByteView b) {
 
 Bytes to_vec(ByteView b) {
     return Bytes(b.begin(), b.end());
+}
+
+// ---- base64 (RFC 4648) ----
+
+TEST(Base64, Rfc4648Section10) {
+    const std::pair<const char*, const char*> cases[] = {
+        {"", ""},
+        {"f", "Zg=="},
+        {"fo", "Zm8="},
+        {"foo", "Zm9v"},
+        {"foob", "Zm9vYg=="},
+        {"fooba", "Zm9vYmE="},
+        {"foobar", "Zm9vYmFy"},
+    };
+    for (const auto& [plain, encoded] : cases) {
+        EXPECT_EQ(base64_encode(as_bytes(plain)), encoded);
+        auto decoded = base64_decode(encoded);
+        ASSERT_TRUE(decoded.has_value()) << encoded;
+        EXPECT_EQ(as_chars(*decoded), plain);
+    }
+    const Bytes all = range(0, 255);
+    auto back = base64_decode(base64_encode(all));
+    ASSERT_TRUE(back.has_value());
+    EXPECT_EQ(*back, all);
+}
+
+TEST(Base64, DecodeIsStrict) {
+    for (const char* bad : {
+             "Zg",            // padding missing
+             "Zg=",           // length not a multiple of 4
+             "Zh==",          // non-zero bits after the last byte: a second spelling of "f"
+             "Zm9=",          // likewise for two bytes
+             "Zm9v\n",        // trailing newline
+             " Zm9v",         // leading space
+             "Zm9v Zm8=",     // inner space
+             "Zm9\tv",        // tab
+             "Zm-v",          // URL-safe alphabet
+             "Zm_v",          // URL-safe alphabet
+             "Zg==Zg==",      // padding in the middle
+             "Z===",          // too much padding
+             "====",          // padding only
+             "Zm8=\xc3\xa9",  // non-ASCII
+         })
+        EXPECT_FALSE(base64_decode(bad).has_value()) << bad;
+    EXPECT_FALSE(base64_decode(std::string_view("Zm9v\0\0\0\0", 8)).has_value());
 }
 
 // ---- SHA-256 ----

@@ -81,6 +81,30 @@ SecretBytes random_secret(size_t n) {
     return out;
 }
 
+// ---- base64 ----
+
+std::string base64_encode(ByteView data) {
+    constexpr int k_variant = sodium_base64_VARIANT_ORIGINAL;
+    // The size includes the terminating NUL that sodium_bin2base64 writes.
+    std::string out(sodium_base64_ENCODED_LEN(data.size(), k_variant), '\0');
+    sodium_bin2base64(out.data(), out.size(), nonnull(data), data.size(), k_variant);
+    out.pop_back();
+    return out;
+}
+
+std::optional<Bytes> base64_decode(std::string_view text) {
+    if (text.size() % 4 != 0) return std::nullopt;
+    Bytes out(text.size() / 4 * 3);
+    size_t len = 0;
+    // No ignore set and a null end pointer: libsodium then fails unless the whole input is one
+    // padded encoding whose unused trailing bits are zero.
+    if (sodium_base642bin(out.data(), out.size(), text.data(), text.size(), nullptr, &len, nullptr,
+                          sodium_base64_VARIANT_ORIGINAL) != 0)
+        return std::nullopt;
+    out.resize(len);
+    return out;
+}
+
 // ---- SHA-256 ----
 
 Id sha256(ByteView data) {

@@ -10,6 +10,9 @@
 #pragma once
 
 #include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
 
 #include "coffer/util/bytes.h"
 #include "coffer/util/status.h"
@@ -31,6 +34,13 @@ Status init();
 void random_bytes(std::span<uint8_t> out);
 Bytes random_bytes(size_t n);
 SecretBytes random_secret(size_t n);
+
+// Standard base64 with padding (RFC 4648 §4), via libsodium's constant-time codec. decode is
+// strict: it returns nullopt for a wrong length or padding, a character outside the alphabet
+// (including whitespace and newlines), or non-zero bits after the last byte, so every byte string
+// has exactly one accepted encoding. Signed notes and checkpoints rely on that.
+std::string base64_encode(ByteView data);
+std::optional<Bytes> base64_decode(std::string_view text);
 
 // SHA-256.
 Id sha256(ByteView data);
