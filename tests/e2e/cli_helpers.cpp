@@ -323,6 +323,12 @@ std::map<std::string, uint64_t> file_sizes(const std::string& root) {
     return out;
 }
 
+std::map<std::string, uint64_t> data_file_sizes(const std::string& root) {
+    auto all = file_sizes(root);
+    std::erase_if(all, [](const auto& kv) { return kv.first.rfind("audit/", 0) == 0; });
+    return all;
+}
+
 uint64_t total_size(const std::string& root) {
     uint64_t sum = 0;
     for (const auto& [path, size] : file_sizes(root)) sum += size;

@@ -96,6 +96,9 @@ std::string random_hex(size_t n_bytes);
 std::vector<std::string> list_files(const std::string& root);
 // Path -> size of every regular file below root.
 std::map<std::string, uint64_t> file_sizes(const std::string& root);
+// file_sizes without audit/: the objects that hold backups, which a failed command must leave
+// as they were (its audit entry is meant to be written).
+std::map<std::string, uint64_t> data_file_sizes(const std::string& root);
 uint64_t total_size(const std::string& root);
 // Number of entries directly inside dir; -1 when dir does not exist.
 int count_entries(const std::string& dir);

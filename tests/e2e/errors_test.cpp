@@ -30,16 +30,17 @@ protected:
         make_dir(src + "/d");
         write_file(src + "/d/b.txt", "b\n");
         snapshot_id = repo.backup({src})["snapshot_id"];
-        before = file_sizes(repo.repo);
+        data_objects_before = data_file_sizes(repo.repo);
     }
-    // The repository holds exactly what it held after SetUp.
-    void expect_repo_unchanged() { EXPECT_EQ(file_sizes(repo.repo), before); }
+    // The repository holds exactly what it held after SetUp, but for the audit log, which
+    // records the failures too.
+    void expect_repo_unchanged() { EXPECT_EQ(data_file_sizes(repo.repo), data_objects_before); }
 
     TempDir dir;
     Repo repo{dir.path()};
     std::string src = dir / "src";
     std::string snapshot_id;
-    std::map<std::string, uint64_t> before;
+    std::map<std::string, uint64_t> data_objects_before;
 };
 
 TEST_F(BadInput, NotARepository) {

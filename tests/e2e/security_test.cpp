@@ -278,13 +278,13 @@ TEST_F(Tamper, ConfigWithAnotherRecoveryKeyIsRefused) {
         nlohmann::json::parse(read_file(other.repo + "/config"))["recovery_public_key"];
     ASSERT_EQ(::unlink(config.c_str()), 0);
     write_file(config, j.dump(2) + "\n", 0644);
-    const auto before = file_sizes(c.repo);
+    const auto before = data_file_sizes(c.repo);
     write_file(src + "/new.txt", "would go to the wrong key\n");
     RunResult b = c.run({"backup", src});
     EXPECT_EQ(b.exit_code, 5) << b.describe();
     EXPECT_TRUE(b.one_line_error()) << b.describe();
     EXPECT_TRUE(contains(b.err, "recovery public key")) << b.describe();
-    EXPECT_EQ(file_sizes(c.repo), before);
+    EXPECT_EQ(data_file_sizes(c.repo), before);
     EXPECT_EQ(c.run({"verify"}).exit_code, 5);
 }
 

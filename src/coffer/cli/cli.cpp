@@ -42,6 +42,7 @@ int run(int argc, char** argv) {
     register_prune(app, g, exit_code);
     register_serve(app, g, exit_code);
     register_status(app, g, exit_code);
+    register_audit(app, g, exit_code);
     for (CLI::App* sub : app.get_subcommands({})) sub->fallthrough();
 
     try {
@@ -58,6 +59,14 @@ int run(int argc, char** argv) {
     } catch (const std::exception& e) {
         // No exception may escape a layer; this is the last line of defence.
         return fail(internal_error(std::string("unexpected error: ") + e.what()));
+    }
+    // Every command that reads or changes backups leaves an audit entry, failures and refusals
+    // included. Not recorded: reading the audit log itself, config checks, status and the
+    // daemon (whose jobs record themselves).
+    for (CLI::App* sub : app.get_subcommands()) {
+        std::string name = sub->get_name();
+        if (name == "audit" || name == "config" || name == "status" || name == "serve") continue;
+        audit_command(g, name, exit_code);
     }
     return exit_code;
 }

@@ -87,6 +87,13 @@ int run_backup(GlobalOptions& g, const BackupArgs& a) {
     if (!outcome.ok())
         return fail(outcome.status().with_context("backup failed, no snapshot saved"));
     const repo::Snapshot& s = outcome->snapshot;
+    g.audit.target = "snapshot " + s.id.hex();
+    g.audit.details = {{"snapshot", s.id.hex()},
+                       {"incomplete", s.incomplete},
+                       {"bytes_read", s.summary.bytes_read},
+                       {"data_added", s.summary.data_added},
+                       {"packed_added", s.summary.packed_added},
+                       {"duration_s", s.summary.duration_s}};
     // Remembered so verify can tell if the newest snapshot this host wrote disappears.
     if (make_dirs(state, 0700).ok())
         (void)write_file_atomic(state + "/latest", as_bytes(s.id.hex() + "\n"), 0600);

@@ -178,6 +178,12 @@ int run_forget(GlobalOptions& g, const ForgetArgs& a) {
         if (!r.ok()) return fail(r.status().with_context("snapshots forgotten, but"));
         pruned = std::move(*r);
     }
+    {
+        nlohmann::json ids = nlohmann::json::array();
+        for (const auto& r : remove) ids.push_back(r.id.hex());
+        g.audit.details = {{"removed", ids}, {"dry_run", a.dry_run}, {"tombstone", tombstone}};
+        if (pruned) g.audit.details["prune"] = prune_report_json(*pruned);
+    }
     if (g.json) {
         nlohmann::json j = {{"groups", out},
                             {"removed", remove.size()},

@@ -93,6 +93,8 @@ void print_prune_report(const prune::Report& r, const PruneArgs& args) {
 int run_prune(GlobalOptions& g, const PruneArgs& args) {
     auto report = prune_repository(g, args);
     if (!report.ok()) return fail(report.status());
+    g.audit.details = prune_report_json(*report);
+    g.audit.details["dry_run"] = args.dry_run;
     if (g.json) {
         nlohmann::json j = prune_report_json(*report);
         j["dry_run"] = args.dry_run;

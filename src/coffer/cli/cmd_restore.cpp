@@ -22,6 +22,17 @@ int run_restore(GlobalOptions& g, const RestoreArgs& a) {
     auto snap = repository.find_snapshot(a.snapshot);
     if (!snap.ok()) return fail(snap.status());
 
+    g.audit.target = "snapshot " + snap->id.hex() + " to " + a.target;
+    g.audit.details = {
+        {"snapshot", snap->id.hex()}, {"target", a.target}, {"overwrite", a.overwrite}};
+    if (a.overwrite) {
+        // Replacing what is in the target is destructive: on record first, or not at all.
+        Status st = audit_now(g, "restore.request", "started", g.audit.details);
+        if (!st.ok())
+            return fail(st.with_context(
+                "the restore request could not be written to the audit log, so nothing was "
+                "changed"));
+    }
     restore::Options opts;
     opts.target = a.target;
     opts.includes = a.includes;
@@ -36,6 +47,10 @@ int run_restore(GlobalOptions& g, const RestoreArgs& a) {
     line.finish();
     if (!outcome.ok()) return fail(outcome.status().with_context("restore failed"));
     for (const auto& e : outcome->errors) std::fprintf(stderr, "coffer: error: %s\n", e.c_str());
+    g.audit.details.update({{"files", outcome->files},
+                            {"bytes", outcome->bytes},
+                            {"duration_s", outcome->duration_s},
+                            {"errors", outcome->errors.size()}});
     if (g.json) {
         print_json({{"snapshot_id", snap->id.hex()},
                     {"target", a.target},

@@ -101,7 +101,16 @@ int run_backup_set(GlobalOptions& g, const std::string& name,
     if (!set.ok()) return fail(set.status());
     auto opened = open_repository(g, KeyNeed::host);
     if (!opened.ok()) return fail(opened.status());
+    g.audit.target = "set " + name;
     auto snap = backup_set(g, *opened->repo, **set, tags, true);
+    if (snap.ok())
+        g.audit.details = {{"set", name},
+                           {"snapshot", snap->id.hex()},
+                           {"incomplete", snap->incomplete},
+                           {"bytes_read", snap->summary.bytes_read},
+                           {"data_added", snap->summary.data_added},
+                           {"packed_added", snap->summary.packed_added},
+                           {"duration_s", snap->summary.duration_s}};
     if (!snap.ok())
         return fail(
             snap.status().with_context("backup of set '" + name + "' failed, no snapshot saved"));
@@ -219,6 +228,22 @@ int run_restore_set(GlobalOptions& g, const SetRestoreArgs& a) {
         if (a.confirm != set.name)
             return fail(invalid_argument("a destructive restore needs --confirm " + set.name +
                                          " (the set's name typed out); nothing was changed"));
+    }
+    g.audit.target = "set " + set.name + " snapshot " + chosen->id.hex();
+    nlohmann::json source_names = nlohmann::json::array();
+    for (const auto* src : sources) source_names.push_back(src->name);
+    g.audit.details = {{"set", set.name},
+                       {"snapshot", chosen->id.hex()},
+                       {"snapshot_time", when},
+                       {"sources", source_names},
+                       {"destructive", destructive}};
+    if (destructive) {
+        // The intent is on record, durably, before anything is touched; or nothing happens.
+        Status st = audit_now(g, "restore.request", "started", g.audit.details);
+        if (!st.ok())
+            return fail(st.with_context(
+                "the restore request could not be written to the audit log, so nothing was "
+                "changed"));
     }
     std::vector<source::Check> checks;
     std::string safety_id;  // for the message if the restore fails half-way

@@ -65,6 +65,10 @@ int run_verify(GlobalOptions& g, const VerifyArgs& a) {
         verify::verify(*store, *host ? &**host : nullptr, *recovery ? &**recovery : nullptr, opts);
     line.finish();
     if (!report.ok()) return fail(report.status());
+    g.audit.details = {{"level", report->level},
+                       {"problems", report->problems.size()},
+                       {"packs", report->packs},
+                       {"chunks_read", report->chunks_read}};
     if (g.json) {
         print_json({{"ok", report->ok()},
                     {"level", report->level},

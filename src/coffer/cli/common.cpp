@@ -40,11 +40,20 @@ int exit_code_for(const Status& st) {
     }
 }
 
+namespace {
+std::string g_last_error;
+}
+
+const std::string& last_error() {
+    return g_last_error;
+}
+
 int fail(const Status& st) {
     std::string msg = st.message();
     for (char& c : msg)
         if (c == '\n') c = ' ';
     std::fprintf(stderr, "coffer: %s\n", msg.c_str());
+    g_last_error = msg;
     return exit_code_for(st);
 }
 

@@ -46,6 +46,14 @@ struct GlobalOptions {
     // For s3: repositories; credentials and region from [repository] in the config file, the
     // rest of the way from AWS_* in the environment (see s3/client.h).
     s3::Options s3;
+    // What the command tells the audit log about itself (cmd_audit.cpp writes the entry when
+    // the command returns): a target, and details such as bytes, counts and durations. Never a
+    // secret.
+    struct {
+        std::string target;
+        nlohmann::json details = nlohmann::json::object();
+        bool recorded = false;  // the command wrote its own entry
+    } audit;
 };
 
 // Default host key path: $XDG_CONFIG_HOME/coffer/host.key, ~/.config/coffer/host.key, or
@@ -106,8 +114,18 @@ private:
     int m_fd = -1;
 };
 
-// Prints an error line ("coffer: <message>") and returns the exit code for it.
+// Prints an error line ("coffer: <message>") and returns the exit code for it. The message is
+// kept for the command's audit entry (last_error()).
 int fail(const Status& status);
+const std::string& last_error();
+
+// The audit log (cmd_audit.cpp). audit_now() appends one entry at once, durably, for a command
+// that must not go on unless its intent is recorded (a destructive restore); audit_command()
+// records the command that just ran, from g.audit and its exit code, and warns on stderr if it
+// cannot. Both need the host key: it names the log.
+Status audit_now(GlobalOptions& g, const std::string& action, const std::string& outcome,
+                 const nlohmann::json& details);
+void audit_command(GlobalOptions& g, const std::string& action, int exit_code);
 void print_json(const nlohmann::json& j);
 
 // A progress line on stderr that rewrites itself, only when stderr is a terminal.
@@ -153,6 +171,7 @@ void register_forget(CLI::App& app, GlobalOptions& g, int& exit_code);
 void register_prune(CLI::App& app, GlobalOptions& g, int& exit_code);
 void register_serve(CLI::App& app, GlobalOptions& g, int& exit_code);
 void register_status(CLI::App& app, GlobalOptions& g, int& exit_code);
+void register_audit(CLI::App& app, GlobalOptions& g, int& exit_code);
 
 // Backup sets (cmd_set.cpp): `backup --set` and `restore --set`.
 struct SetRestoreArgs {
