@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <stdexcept>
 #include <thread>
 
@@ -14,6 +15,8 @@
 
 namespace coffer::e2e {
 namespace {
+
+namespace fs = std::filesystem;
 
 std::string env_or_empty(const char* name) {
     const char* v = std::getenv(name);
@@ -325,6 +328,99 @@ TEST_F(PostgresTest, ANonSuperuserBacksUpWithRolesOff) {
     EXPECT_TRUE(contains(ls.out, "/db/database.sql")) << ls.describe();
     EXPECT_FALSE(contains(ls.out, "globals.sql")) << ls.describe();
     psql("postgres", "DROP OWNED BY " + role + "; DROP ROLE " + role);
+}
+
+// The audit log end to end: every action (a backup, a refused and a real destructive restore, a
+// forget) is in it with actor and outcome, the restore's request before anything was touched; it
+// verifies live and as an export offline against the host's key given from outside; an edited
+// entry is named; and a destructive restore that cannot record its request does not run.
+TEST_F(PostgresTest, AuditLogRecordsEveryActionAndVerifiesOffline) {
+    RunResult b1 = coffer({"backup", "--set", "platform", "--json"});
+    ASSERT_EQ(b1.exit_code, 0) << b1.describe();
+    std::string snapshot = b1.json()["snapshot_id"];
+    RunResult refused = coffer({"restore", "--set", "platform"});  // no --confirm
+    EXPECT_EQ(refused.exit_code, 2) << refused.describe();
+    psql(db, "DELETE FROM pgbench_accounts WHERE aid <= 10");
+    RunResult in_place = coffer({"restore", "--set", "platform", "--confirm", "platform"});
+    ASSERT_EQ(in_place.exit_code, 0) << in_place.describe();
+    EXPECT_EQ(rows(db, "pgbench_accounts"), 100000);
+    RunResult forget = coffer({"forget", "--keep-last", "1"});
+    ASSERT_EQ(forget.exit_code, 0) << forget.describe();
+
+    RunResult show = coffer({"audit", "show", "--json"});
+    ASSERT_EQ(show.exit_code, 0) << show.describe();
+    std::vector<nlohmann::json> entries;
+    for (size_t pos = 0, nl; (nl = show.out.find('\n', pos)) != std::string::npos; pos = nl + 1)
+        entries.push_back(nlohmann::json::parse(show.out.substr(pos, nl - pos)));
+    auto find = [&](const std::string& action, const std::string& outcome) -> int {
+        for (size_t i = 0; i < entries.size(); ++i)
+            if (entries[i]["action"] == action && entries[i]["outcome"] == outcome) return int(i);
+        return -1;
+    };
+    ASSERT_GE(entries.size(), 6u) << show.out;
+    EXPECT_EQ(entries[0]["action"], "audit.key.activate");
+    int backup = find("backup", "ok"), refusal = find("restore", "refused"),
+        request = find("restore.request", "started"), restore = find("restore", "ok"),
+        forgot = find("forget", "ok");
+    ASSERT_GE(backup, 0) << show.out;
+    ASSERT_GE(refusal, 0) << show.out;
+    ASSERT_GE(request, 0) << show.out;
+    ASSERT_GE(restore, 0) << show.out;
+    ASSERT_GE(forgot, 0) << show.out;
+    EXPECT_LT(backup, refusal);
+    EXPECT_LT(request, restore) << "the request is recorded before the restore runs";
+    EXPECT_LT(restore, forgot);
+    EXPECT_EQ(entries[backup]["details"]["snapshot"], snapshot);
+    EXPECT_TRUE(contains(entries[refusal].value("error", ""), "--confirm platform"));
+    EXPECT_EQ(entries[request]["details"]["snapshot"], snapshot);
+    EXPECT_EQ(entries[request]["details"]["destructive"], true);
+    EXPECT_EQ(entries[forgot]["details"]["removed"].size(), 1u);
+    for (const auto& e : entries) {
+        EXPECT_EQ(e["actor"].get<std::string>().rfind("os:", 0), 0u) << e.dump();
+        EXPECT_FALSE(contains(e.dump(), password)) << "a secret in the audit log: " << e.dump();
+    }
+
+    RunResult verify = coffer({"audit", "verify"});
+    EXPECT_EQ(verify.exit_code, 0) << verify.describe();
+    EXPECT_TRUE(contains(verify.out, "repository copy: ok")) << verify.describe();
+    RunResult key = coffer({"audit", "key"});
+    ASSERT_EQ(key.exit_code, 0) << key.describe();
+    std::string trusted = key.out.substr(0, key.out.find('\n'));
+    const std::string exported = dir / "audit-export";
+    ASSERT_EQ(coffer({"audit", "export", exported}).exit_code, 0);
+    RunResult offline = run_process(
+        coffer_bin(), {"audit", "verify", "--offline", exported, "--trusted-key", trusted});
+    EXPECT_EQ(offline.exit_code, 0) << offline.describe();
+    EXPECT_TRUE(contains(offline.out, "anchored")) << offline.describe();
+    RunResult proof = coffer({"audit", "prove", std::to_string(request)});
+    EXPECT_EQ(proof.exit_code, 0) << proof.describe();
+
+    // An edited entry in the live log is found and named.
+    std::string log_path;
+    for (const auto& e : fs::recursive_directory_iterator(repo.cache_dir))
+        if (e.path().filename() == "log.ndjson") log_path = e.path().string();
+    ASSERT_FALSE(log_path.empty());
+    std::string log = read_file(log_path);
+    std::string good = log;
+    size_t at = log.find("\"forget\"");
+    ASSERT_NE(at, std::string::npos);
+    log.replace(at, 8, "\"f0rget\"");
+    write_file(log_path, log, 0600);
+    RunResult tampered = coffer({"audit", "verify"});
+    EXPECT_EQ(tampered.exit_code, 5) << tampered.describe();
+    EXPECT_TRUE(contains(tampered.out, "entries")) << tampered.describe();
+    write_file(log_path, good, 0600);
+
+    // A destructive restore that cannot write its request changes nothing.
+    fs::remove(log_path);
+    fs::create_directory(log_path);  // the log file cannot be read or appended to
+    psql(db, "DELETE FROM pgbench_accounts WHERE aid <= 10");
+    RunResult blocked = coffer({"restore", "--set", "platform", "--confirm", "platform"});
+    EXPECT_NE(blocked.exit_code, 0) << blocked.describe();
+    EXPECT_TRUE(contains(blocked.err, "audit log")) << blocked.describe();
+    EXPECT_EQ(rows(db, "pgbench_accounts"), 99990) << "the live database was not touched";
+    fs::remove(log_path);
+    write_file(log_path, good, 0600);
 }
 
 }  // namespace

@@ -365,6 +365,24 @@ void register_audit(CLI::App& app, GlobalOptions& g, int& exit_code) {
     prove->add_option("entry", args->entry, "Entry index")->required();
     prove->callback([&g, &exit_code, args] { exit_code = run_prove(g, *args); });
 
+    CLI::App* key = cmd->add_subcommand(
+        "key", "Print this host's current audit verifier key, the trust anchor for auditors");
+    key->callback([&g, &exit_code] {
+        exit_code = [&]() -> int {
+            TRY_OR_FAIL(apply_config_if_given(g));
+            auto j = open_journal(g, false);
+            if (!j.ok()) return fail(j.status());
+            auto k = j->current_verifier_key();
+            if (!k.ok()) return fail(k.status());
+            if (k->empty())
+                return fail(
+                    not_found("no audit key yet: the first action (backup, restore, "
+                              "...) creates it"));
+            std::printf("%s\n", k->c_str());
+            return k_exit_ok;
+        }();
+    });
+
     CLI::App* rotate =
         cmd->add_subcommand("rotate-key", "Retire the audit signing key and activate a new one");
     rotate->callback([&g, &exit_code] {

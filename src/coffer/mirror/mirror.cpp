@@ -15,8 +15,8 @@ namespace {
 // Copy order; see mirror.h. Anything else (locks/, stray files) is not part of the repository.
 // Tombstones go before snapshots: a manifest whose predecessor was forgotten at the source is
 // valid at the mirror only once the tombstone that explains the gap is there.
-const std::vector<std::string> k_groups = {"config", "keys/",       "packs/",
-                                           "index/", "tombstones/", "snapshots/"};
+const std::vector<std::string> k_groups = {"config",      "keys/",      "packs/", "index/",
+                                           "tombstones/", "snapshots/", "audit/"};
 
 std::string group_of(const std::string& name) {
     for (const auto& g : k_groups)
@@ -84,7 +84,8 @@ Result<Outcome> mirror(store::Store& from, store::Store& to, const Options& opti
             if (group_of(name) != group) continue;
             auto there = l.to.find(name);
             // Keys may change status (revocation) and are small: copy them when they differ.
-            if (there != l.to.end() && (content_addressed(group) || group == "config")) {
+            if (there != l.to.end() &&
+                (content_addressed(group) || group == "config" || group == "audit/")) {
                 if (there->second != size)
                     return integrity_error("mirror object " + name + " has " +
                                            std::to_string(there->second) +
@@ -104,6 +105,18 @@ Result<Outcome> mirror(store::Store& from, store::Store& to, const Options& opti
                 auto rb = rank.count(b) ? rank[b] : order.size();
                 return ra < rb;
             });
+        }
+        if (group == "audit/") {
+            // Segments before the checkpoints that cover them, so that an interrupted mirror
+            // never holds a checkpoint beyond its log. The log verifies by its own means (audit
+            // verify): these objects are not named by their hash.
+            auto rank = [](const std::string& n) {
+                return n.find("/log/") != std::string::npos    ? 0
+                       : n.find("/keys/") != std::string::npos ? 1
+                                                               : 2;
+            };
+            std::stable_sort(todo.begin(), todo.end(),
+                             [&](const auto& a, const auto& b) { return rank(a) < rank(b); });
         }
         std::mutex mu;
         Status first_error = ok_status();

@@ -6,7 +6,9 @@
 // then packs, then index objects, then snapshots; each group completes before the next starts,
 // so the mirror never holds an index naming a missing pack or a snapshot naming a missing index
 // entry. An interrupted mirror is resumed by running it again: only missing objects are copied.
-// locks/ are the primary's own business and are not copied.
+// audit/ (each host's audit log: immutable segments and checkpoints, checked by coffer audit
+// verify rather than by name) comes last, segments before checkpoints. locks/ are the primary's
+// own business and are not copied.
 //
 // Deletions (prune) are not propagated: a mirror only grows. Thread-safe per call; the stores
 // must be thread-safe (store.h).
