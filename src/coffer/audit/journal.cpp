@@ -261,10 +261,21 @@ Result<Signer> Journal::load_or_create_key(const std::vector<std::string>& leave
     created = false;
     std::string next = m_cfg.key_path + ".next";
     if (auto pending = read_secret_file(next); pending.ok()) {
-        // A rotation was interrupted: finish it if the log activated the new key.
+        // A rotation was interrupted: finish it if the log activated the new key and retired the
+        // old one. rotate_key retires the old key only after the checkpoint both keys sign, which
+        // endorses the new key; before that the new key alone would sign checkpoints that no
+        // verifier accepts, so the old key carries on (its next checkpoint endorses an activated
+        // key that no longer exists, which is harmless).
         auto signer = Signer::parse(key_text(*pending));
         Registry reg = registry_of(leaves);
-        if (signer.ok() && reg.keys.count(signer->key_id)) {
+        bool old_retired = true;  // no readable old key: the new one is all there is
+        if (auto cur = read_secret_file(m_cfg.key_path); cur.ok()) {
+            if (auto old = Signer::parse(key_text(*cur)); old.ok()) {
+                auto it = reg.keys.find(old->key_id);
+                old_retired = it != reg.keys.end() && it->second.second;
+            }
+        }
+        if (signer.ok() && reg.keys.count(signer->key_id) && old_retired) {
             if (::rename(next.c_str(), m_cfg.key_path.c_str()) != 0)
                 return errno_status("rename " + next, errno);
         } else {
@@ -309,12 +320,29 @@ static nlohmann::json without_floats(const nlohmann::json& v) {
     return v;
 }
 
-Result<std::string> Journal::encode(const Action& a, const std::string& origin, uint64_t index) {
+Result<std::string> Journal::encode(const Action& a, const std::string& origin, uint64_t index,
+                                    const std::string& previous) {
+    // Entry times never go backwards: after a clock step back the previous entry's time is
+    // used, and how far behind the clock was is kept in the details.
+    std::string time = format_entry_time(std::chrono::system_clock::now());
+    int64_t behind_ms = 0;
+    if (!previous.empty()) {
+        auto p = nlohmann::json::parse(previous, nullptr, false);
+        if (!p.is_discarded() && p.is_object() && p.contains("time") && p["time"].is_string()) {
+            auto last = parse_entry_time(p["time"].get<std::string>());
+            auto now = parse_entry_time(time);
+            if (last.ok() && now.ok() && *now < *last) {
+                behind_ms = (last->seconds - now->seconds) * 1000 +
+                            (int64_t(last->nanos) - int64_t(now->nanos)) / 1000000;
+                time = p["time"].get<std::string>();
+            }
+        }
+    }
     nlohmann::json j = {
         {"schema", k_entry_schema},
         {"origin", origin},
         {"index", index},
-        {"time", format_entry_time(std::chrono::system_clock::now())},
+        {"time", time},
         {"actor", a.actor.empty() ? "unknown" : a.actor},
         {"host", a.host},
         {"action", a.action},
@@ -322,6 +350,7 @@ Result<std::string> Journal::encode(const Action& a, const std::string& origin, 
         {"outcome", a.outcome},
         {"details", a.details.is_object() ? without_floats(a.details) : nlohmann::json::object()}};
     if (!a.error.empty()) j["error"] = a.error;
+    if (behind_ms > 0) j["details"]["clock_behind_ms"] = behind_ms;
     return encode_entry(j);
 }
 
@@ -421,10 +450,10 @@ Result<Appended> Journal::append(const Action& action) {
                        "ok",
                        "",
                        nlohmann::json{{"key", key.verifier().encode()}}};
-        TRY_ASSIGN(std::string leaf, encode(genesis, origin, 0));
+        TRY_ASSIGN(std::string leaf, encode(genesis, origin, 0, ""));
         TRY(append_leaf(leaves, leaf));
     }
-    TRY_ASSIGN(std::string leaf, encode(action, origin, leaves.size()));
+    TRY_ASSIGN(std::string leaf, encode(action, origin, leaves.size(), leaves.back()));
     TRY(append_leaf(leaves, leaf));
     TRY(append_checkpoint(checkpoints, leaves, {key}));
     Appended out{leaves.size() - 1, ""};
@@ -460,7 +489,7 @@ Result<std::string> Journal::rotate_key(const Action& who) {
     activate.outcome = "ok";
     activate.error.clear();
     activate.details = {{"key", new_key.verifier().encode()}};
-    TRY_ASSIGN(std::string a, encode(activate, origin, leaves.size()));
+    TRY_ASSIGN(std::string a, encode(activate, origin, leaves.size(), leaves.back()));
     TRY(append_leaf(leaves, a));
     // Signed by the old key, which endorses the new one, and by the new one.
     TRY(append_checkpoint(checkpoints, leaves, {old_key, new_key}));
@@ -469,7 +498,7 @@ Result<std::string> Journal::rotate_key(const Action& who) {
     retire.outcome = "ok";
     retire.error.clear();
     retire.details = {{"key_id", key_id_hex(old_key.key_id)}};
-    TRY_ASSIGN(std::string r, encode(retire, origin, leaves.size()));
+    TRY_ASSIGN(std::string r, encode(retire, origin, leaves.size(), leaves.back()));
     TRY(append_leaf(leaves, r));
     TRY(append_checkpoint(checkpoints, leaves, {new_key}));
     if (::rename(next.c_str(), m_cfg.key_path.c_str()) != 0)

@@ -92,7 +92,9 @@ private:
                              const std::vector<Signer>& signers);
     Status replicate(const std::vector<std::string>& leaves,
                      const std::vector<std::string>& checkpoints, const Signer& key);
-    Result<std::string> encode(const Action& a, const std::string& origin, uint64_t index);
+    // previous: the log's last leaf ("" for the first), whose time this entry may not precede.
+    Result<std::string> encode(const Action& a, const std::string& origin, uint64_t index,
+                               const std::string& previous);
 
     JournalConfig m_cfg;
 };
