@@ -366,6 +366,31 @@ TEST_F(JournalTest, TornLastLineIsCutAndTheLogContinues) {
     expect_verifies(j, verifier_key(j));
 }
 
+// After the clock steps back, an entry takes the previous entry's time (and says how far behind
+// the clock was), so the log still verifies: times in it never go backwards.
+TEST_F(JournalTest, EntryTimesNeverGoBackwards) {
+    Journal j = journal();
+    append_n(j, 2);
+    Local l = load(j);
+    // An entry from "the future", as a clock set far ahead would have written it.
+    json future = json::parse(l.leaves.back());
+    future["index"] = l.leaves.size();
+    future["time"] = "2100-01-01T00:00:00.000Z";
+    auto leaf = coffer::audit::encode_entry(future);
+    ASSERT_TRUE(leaf.ok()) << leaf.status().to_string();
+    {
+        std::ofstream out(log_path(), std::ios::binary | std::ios::app);
+        out << *leaf << "\n";
+    }
+    auto r = j.append(action("backup.run", 9));
+    ASSERT_TRUE(r.ok()) << r.status().to_string();
+    Local after = load(j);
+    json last = json::parse(after.leaves.back());
+    EXPECT_EQ(last["time"], "2100-01-01T00:00:00.000Z");
+    EXPECT_GT(last["details"]["clock_behind_ms"].get<int64_t>(), int64_t(1) << 40);
+    expect_verifies(j, verifier_key(j));
+}
+
 TEST_F(JournalTest, MissingKeyWithAnExistingLogIsRefused) {
     Journal j = journal();
     append_n(j, 2);

@@ -66,6 +66,7 @@ public:
     explicit Journal(JournalConfig config) : m_cfg(std::move(config)) {}
 
     std::string origin_for_new_log() const;
+    const std::string& dir() const { return m_cfg.dir; }
     // Appends one entry, durably, with a checkpoint. Fails (and writes nothing) when the lock,
     // the key or the disk fails, or the local log is behind or differs from the repository's.
     Result<Appended> append(const Action& action);

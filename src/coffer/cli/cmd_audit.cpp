@@ -231,9 +231,14 @@ int run_verify(GlobalOptions& g, const AuditArgs& a) {
         return fail(replica.status().with_context("reading audit/ in the repository"));
     if (leaves.empty() && replica->leaves.empty())
         return fail(not_found("no audit log yet for host key " + host_key_path(g)));
-    // This host's own key is an anchor for its own log; so is what an earlier verify saw.
+    // This host's own key is an anchor for its own log; so is the newest checkpoint an earlier
+    // verify saw, so that a log cut back below it fails even where the repository was cut too.
     auto current = j->current_verifier_key();
     if (current.ok() && !current->empty()) anchor.trusted_keys.push_back(*current);
+    const std::string seen_path = j->dir() + "/seen-checkpoint";
+    if (anchor.trusted_checkpoint.empty())
+        if (auto seen = read_file(seen_path); seen.ok())
+            anchor.trusted_checkpoint = std::string(as_chars(*seen));
     int code = k_exit_ok;
     audit::Report local;
     if (!leaves.empty()) {
@@ -268,6 +273,8 @@ int run_verify(GlobalOptions& g, const AuditArgs& a) {
     } else if (!g.json) {
         std::printf("note: the repository holds no copy of this log yet\n");
     }
+    if (code == k_exit_ok && !cps.empty())
+        (void)write_file_atomic(seen_path, as_bytes(cps.back()), 0600);
     return code;
 }
 
