@@ -14,6 +14,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "audit/audit_test_util.h"
 #include "coffer/audit/entry.h"
 #include "coffer/audit/journal.h"
 #include "coffer/audit/merkle.h"
@@ -28,32 +29,10 @@ namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-std::string slurp(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
-void spit(const std::string& path, const std::string& data) {
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out << data;
-    ASSERT_TRUE(out.good()) << path;
-}
-
-std::vector<std::string> split_lines(const std::string& s) {
-    std::vector<std::string> out;
-    size_t start = 0;
-    for (size_t nl; (nl = s.find('\n', start)) != std::string::npos; start = nl + 1)
-        out.push_back(s.substr(start, nl - start));
-    return out;
-}
-
-std::string join_lines(const std::vector<std::string>& lines) {
-    std::string out;
-    for (const auto& l : lines) out += l + "\n";
-    return out;
-}
+using testing::join_lines;
+using testing::slurp;
+using testing::spit;
+using testing::split_lines;
 
 std::string b64(std::string_view s) {
     return crypto::base64_encode(as_bytes(s));

@@ -17,6 +17,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "audit/audit_test_util.h"
 #include "coffer/audit/entry.h"
 #include "coffer/audit/log_verify.h"
 #include "coffer/audit/note.h"
@@ -36,32 +37,10 @@ constexpr std::string_view k_repo_id =
     "5f2b8c1e9a7d4f6b3c0e1a2d4b6f8a0c1e3d5b7f9a1c3e5d7b9f1a3c5e7d9b1f";
 constexpr std::string_view k_host_key_id = "3fa2c9d41b7e6a05";
 
-std::string slurp(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
-void spit(const std::string& path, const std::string& data) {
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out << data;
-    ASSERT_TRUE(out.good()) << path;
-}
-
-std::vector<std::string> split_lines(const std::string& s) {
-    std::vector<std::string> out;
-    size_t start = 0;
-    for (size_t nl; (nl = s.find('\n', start)) != std::string::npos; start = nl + 1)
-        out.push_back(s.substr(start, nl - start));
-    return out;
-}
-
-std::string join_lines(const std::vector<std::string>& lines) {
-    std::string out;
-    for (const auto& l : lines) out += l + "\n";
-    return out;
-}
+using testing::join_lines;
+using testing::slurp;
+using testing::spit;
+using testing::split_lines;
 
 Action action(const std::string& what, int n = 0) {
     return Action{"alice", "db1", what, "set/pg", "ok", "", json{{"n", n}}};

@@ -115,6 +115,21 @@ void audit_command(GlobalOptions& g, const std::string& action, int exit_code) {
                      action.c_str(), st.message().c_str());
 }
 
+std::vector<nlohmann::json> audit_entries(GlobalOptions& g, const std::string& action) {
+    std::vector<nlohmann::json> out;
+    auto j = open_journal(g, false);
+    if (!j.ok()) return out;
+    std::vector<std::string> leaves, cps;
+    if (!j->load(leaves, cps).ok()) return out;
+    for (const auto& leaf : leaves) {
+        if (leaf.find("\"" + action + "\"") == std::string::npos) continue;
+        auto e = nlohmann::json::parse(leaf, nullptr, false);
+        if (!e.is_discarded() && e.is_object() && e.value("action", "") == action)
+            out.push_back(std::move(e));
+    }
+    return out;
+}
+
 namespace {
 
 struct AuditArgs {
@@ -137,12 +152,17 @@ Status load_log(GlobalOptions& g, audit::Journal& j, std::vector<std::string>& l
     return ok_status();
 }
 
+// The config applied, the journal opened and its log read (local, else the repository's copy).
+Status read_log(GlobalOptions& g, std::vector<std::string>& leaves,
+                std::vector<std::string>& checkpoints) {
+    TRY(apply_config_if_given(g));
+    TRY_ASSIGN(audit::Journal j, open_journal(g, true));
+    return load_log(g, j, leaves, checkpoints);
+}
+
 int run_show(GlobalOptions& g, const AuditArgs& a) {
-    TRY_OR_FAIL(apply_config_if_given(g));
-    auto j = open_journal(g, true);
-    if (!j.ok()) return fail(j.status());
     std::vector<std::string> leaves, cps;
-    if (Status st = load_log(g, *j, leaves, cps); !st.ok()) return fail(st);
+    if (Status st = read_log(g, leaves, cps); !st.ok()) return fail(st);
     std::optional<audit::EntryTime> since;
     if (!a.since.empty()) {
         std::string t = a.since;
@@ -279,11 +299,8 @@ int run_verify(GlobalOptions& g, const AuditArgs& a) {
 }
 
 int run_export(GlobalOptions& g, const AuditArgs& a) {
-    TRY_OR_FAIL(apply_config_if_given(g));
-    auto j = open_journal(g, true);
-    if (!j.ok()) return fail(j.status());
     std::vector<std::string> leaves, cps;
-    if (Status s = load_log(g, *j, leaves, cps); !s.ok()) return fail(s);
+    if (Status s = read_log(g, leaves, cps); !s.ok()) return fail(s);
     auto written = audit::write_export(a.export_dir, leaves, cps);
     if (!written.ok()) return fail(written);
     g.audit.target = a.export_dir;
@@ -295,11 +312,8 @@ int run_export(GlobalOptions& g, const AuditArgs& a) {
 }
 
 int run_prove(GlobalOptions& g, const AuditArgs& a) {
-    TRY_OR_FAIL(apply_config_if_given(g));
-    auto j = open_journal(g, true);
-    if (!j.ok()) return fail(j.status());
     std::vector<std::string> leaves, cps;
-    if (Status s = load_log(g, *j, leaves, cps); !s.ok()) return fail(s);
+    if (Status s = read_log(g, leaves, cps); !s.ok()) return fail(s);
     if (cps.empty()) return fail(not_found("the audit log has no checkpoint yet"));
     auto parsed = audit::parse_note(cps.back());
     if (!parsed.ok()) return fail(parsed.status());
