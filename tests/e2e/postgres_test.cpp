@@ -423,5 +423,33 @@ TEST_F(PostgresTest, AuditLogRecordsEveryActionAndVerifiesOffline) {
     write_file(log_path, good, 0600);
 }
 
+// A drill of a PostgreSQL set loads a scratch database on the same server, checks every table's
+// row count against the recorded one, drops it afterwards, and leaves the live database as it
+// was; --keep leaves the scratch database for inspection.
+TEST_F(PostgresTest, DrillLoadsAScratchDatabaseChecksItAndDropsIt) {
+    RunResult b = coffer({"backup", "--set", "platform", "--json"});
+    ASSERT_EQ(b.exit_code, 0) << b.describe();
+    const std::string live_before = fresh_dump(db);
+    RunResult d = coffer({"drill", "--set", "platform", "--json"});
+    ASSERT_EQ(d.exit_code, 0) << d.describe();
+    nlohmann::json r = d.json();
+    EXPECT_EQ(r["ok"], true);
+    ASSERT_EQ(r["scratch"]["databases"].size(), 1u);
+    std::string scratch = r["scratch"]["databases"][0];
+    EXPECT_EQ(scratch.rfind("coffer_drill_", 0), 0u);
+    EXPECT_FALSE(database_exists(scratch)) << "the scratch database was not dropped";
+    auto checks = checks_of(r);
+    EXPECT_EQ(checks["row count public.pgbench_accounts"], "ok: 100000 rows, 100000 recorded");
+    EXPECT_EQ(fresh_dump(db), live_before) << "the drill changed the live database";
+    EXPECT_EQ(snapshot_count(), 1u) << "a drill takes no safety snapshot";
+
+    RunResult kept = coffer({"drill", "--set", "platform", "--keep", "--json"});
+    ASSERT_EQ(kept.exit_code, 0) << kept.describe();
+    std::string kept_db = kept.json()["scratch"]["databases"][0];
+    EXPECT_TRUE(database_exists(kept_db));
+    EXPECT_EQ(rows(kept_db, "pgbench_accounts"), 100000);
+    psql("postgres", "DROP DATABASE " + kept_db + " WITH (FORCE)");
+}
+
 }  // namespace
 }  // namespace coffer::e2e

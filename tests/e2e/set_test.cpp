@@ -8,6 +8,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
+#include <set>
 #include <stdexcept>
 #include <thread>
 
@@ -15,6 +17,8 @@
 
 namespace coffer::e2e {
 namespace {
+
+namespace fs = std::filesystem;
 
 // A single-quoted sh word.
 std::string sh(const std::string& s) {
@@ -583,6 +587,66 @@ TEST_F(SetTest, ConfigCheckReportsEveryProblemWithItsLine) {
     RunResult missing = run_process(coffer_bin(), {"config", "check", "--config", dir / "nope"});
     EXPECT_EQ(missing.exit_code, 4) << missing.describe();
     EXPECT_TRUE(missing.one_line_error()) << missing.describe();
+}
+
+// A drill restores the set into scratch targets, passes its checks, meets the objectives,
+// leaves no scratch behind, runs no hook and changes no byte of the live data; with a damaged
+// pack it fails and says where; both runs are in the audit log and the report renders.
+TEST_F(SetTest, DrillRestoresIntoScratchAndFailsOnADamagedPack) {
+    write_config("[[set]]\nname = \"app\"\nrpo = \"1h\"\nrto = \"10m\"\n" + hooks() +
+                 sqlite_source(db) + files_source() +
+                 command_source("cmd", "cat " + sh(cmd_file), "cat > " + sh(cmd_file)));
+    backup_set("app");
+    std::string newest = backup_set("app")["snapshot_id"];
+    const Manifest live_before = scan_tree(live);
+    const std::string report = dir / "drill report.html";
+
+    RunResult ok = coffer({"drill", "--set", "app", "--json", "--report", report});
+    ASSERT_EQ(ok.exit_code, 0) << ok.describe();
+    nlohmann::json r = ok.json();
+    EXPECT_EQ(r["ok"], true);
+    EXPECT_EQ(r["snapshot_id"], newest);
+    ASSERT_FALSE(r["checks"].empty());
+    for (const auto& c : r["checks"]) EXPECT_TRUE(c["ok"].get<bool>()) << c.dump();
+    std::set<std::string> phases;
+    for (const auto& p : r["phases"]) phases.insert(p["name"].get<std::string>());
+    EXPECT_TRUE(phases.count("restore db (sqlite)")) << r["phases"].dump();
+    EXPECT_TRUE(phases.count("restore files (files)")) << r["phases"].dump();
+    EXPECT_EQ(r["rto"]["objective_s"], 600);
+    EXPECT_EQ(r["rto"]["met"], true);
+    EXPECT_EQ(r["rpo"]["met"], true);
+    EXPECT_EQ(r["rpo"]["snapshots_considered"], 2);
+    EXPECT_FALSE(exists(r["scratch"]["dir"].get<std::string>())) << "scratch left behind";
+    EXPECT_FALSE(exists(hooks_log)) << "a drill runs no restore hook";
+    EXPECT_EQ(diff_manifests(live_before, scan_tree(live)), "") << "the drill touched live data";
+    EXPECT_TRUE(contains(read_file(report), "phase-chart"));
+    EXPECT_EQ(nlohmann::json::parse(read_file(dir / "drill report.json"))["ok"], true);
+
+    // --keep leaves the scratch restore for inspection, holding the live files.
+    RunResult kept = coffer({"drill", "--set", "app", "--keep", "--json"});
+    ASSERT_EQ(kept.exit_code, 0) << kept.describe();
+    std::string scratch = kept.json()["scratch"]["dir"];
+    EXPECT_TRUE(exists(scratch + "/db"));
+    fs::remove_all(scratch);
+
+    // One damaged pack: the drill fails, and its report says which restore failed and why.
+    for (const auto& e : fs::recursive_directory_iterator(repo.repo + "/packs")) {
+        if (!e.is_regular_file()) continue;
+        std::string bytes = read_file(e.path().string());
+        bytes[bytes.size() / 2] ^= 0x01;
+        write_file(e.path().string(), bytes);
+    }
+    RunResult bad = coffer({"drill", "--set", "app"});
+    EXPECT_EQ(bad.exit_code, 5) << bad.describe();
+    EXPECT_TRUE(contains(bad.out, "FAILED")) << bad.describe();
+    EXPECT_TRUE(contains(bad.out, "restore of source")) << bad.describe();
+    EXPECT_EQ(diff_manifests(live_before, scan_tree(live)), "");
+
+    RunResult audit = coffer({"audit", "show", "--action", "drill"});
+    ASSERT_EQ(audit.exit_code, 0) << audit.describe();
+    EXPECT_TRUE(contains(audit.out, "drill set app snapshot " + newest + " ok")) << audit.out;
+    EXPECT_TRUE(contains(audit.out, " integrity") || contains(audit.out, " failed"))
+        << audit.out;
 }
 
 }  // namespace

@@ -43,6 +43,7 @@ int run(int argc, char** argv) {
     register_serve(app, g, exit_code);
     register_status(app, g, exit_code);
     register_audit(app, g, exit_code);
+    register_drill(app, g, exit_code);
     for (CLI::App* sub : app.get_subcommands({})) sub->fallthrough();
 
     try {

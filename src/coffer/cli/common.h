@@ -126,6 +126,8 @@ const std::string& last_error();
 Status audit_now(GlobalOptions& g, const std::string& action, const std::string& outcome,
                  const nlohmann::json& details);
 void audit_command(GlobalOptions& g, const std::string& action, int exit_code);
+// This host's audit entries with the given action, oldest first (empty without a log).
+std::vector<nlohmann::json> audit_entries(GlobalOptions& g, const std::string& action);
 void print_json(const nlohmann::json& j);
 
 // A progress line on stderr that rewrites itself, only when stderr is a terminal.
@@ -172,6 +174,7 @@ void register_prune(CLI::App& app, GlobalOptions& g, int& exit_code);
 void register_serve(CLI::App& app, GlobalOptions& g, int& exit_code);
 void register_status(CLI::App& app, GlobalOptions& g, int& exit_code);
 void register_audit(CLI::App& app, GlobalOptions& g, int& exit_code);
+void register_drill(CLI::App& app, GlobalOptions& g, int& exit_code);
 
 // Backup sets (cmd_set.cpp): `backup --set` and `restore --set`.
 struct SetRestoreArgs {

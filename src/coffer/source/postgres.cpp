@@ -458,6 +458,17 @@ Result<std::vector<Check>> postgres_restore(repo::Repository& repository, const 
     return checks;
 }
 
+Status postgres_drop_scratch(const config::SourceConfig& source, const std::string& name) {
+    if (name.rfind("coffer_drill_", 0) != 0)
+        return invalid_argument("refusing to drop database " + name +
+                                ": only coffer_drill_* scratch databases are dropped");
+    TRY_ASSIGN(pg::Target target, pg::parse_dsn(source.dsn));
+    auto opened = pg::Conn::open(target, "postgres");
+    if (!opened.ok()) opened = pg::Conn::open(target, "template1");
+    TRY(opened.status());
+    return (*opened)->exec("DROP DATABASE IF EXISTS " + pg::ident(name) + " WITH (FORCE)");
+}
+
 std::string postgres_describe(const config::SourceConfig& source) {
     auto target = pg::parse_dsn(source.dsn);
     if (!target.ok()) return "(invalid dsn)";

@@ -59,6 +59,9 @@ Result<std::vector<Check>> sqlite_restore(repo::Repository& repository, const Re
 Result<backup::SourceInput> postgres_backup(const config::SourceConfig& source);
 Result<std::vector<Check>> postgres_restore(repo::Repository& repository, const RestoreRequest& r);
 std::string postgres_describe(const config::SourceConfig& source);
+// Drops a scratch database a drill made on the source's server. Refuses any name that does not
+// start with "coffer_drill_", so it can never drop a live database.
+Status postgres_drop_scratch(const config::SourceConfig& source, const std::string& name);
 Result<backup::SourceInput> s3_backup(const config::SourceConfig& source);
 Result<std::vector<Check>> s3_restore(repo::Repository& repository, const RestoreRequest& r);
 std::string s3_describe(const config::SourceConfig& source);
