@@ -370,6 +370,50 @@ TEST_F(JournalTest, EntryTimesNeverGoBackwards) {
     expect_verifies(j, verifier_key(j));
 }
 
+// Two hosts in one repository keep two logs, each under its own key's prefix, and each verifies
+// on its own. A checkpoint one host plants in the other's prefix is not taken for the other's:
+// the other refuses to go on and says the checkpoint is not its own.
+TEST_F(JournalTest, TwoHostsKeepSeparateLogsAndOneCannotSpeakForTheOther) {
+    Journal a = journal();
+    JournalConfig cb = config(mem);
+    cb.host_key_id = "7c1d2e3f4a5b6c7d";
+    cb.host_name = "db2";
+    cb.dir = tmp.path() + "/state-b/audit";
+    cb.key_path = tmp.path() + "/host-b.key.audit";
+    Journal b(cb);
+    append_n(a, 3);
+    for (int i = 0; i < 2; ++i) ASSERT_TRUE(b.append(action("backup.run", i)).ok());
+    auto ra = a.read_replica();
+    auto rb = b.read_replica();
+    ASSERT_TRUE(ra.ok() && rb.ok());
+    EXPECT_EQ(ra->leaves.size(), 4u);
+    EXPECT_EQ(rb->leaves.size(), 3u);
+    EXPECT_NE(origin_of(ra->leaves), origin_of(rb->leaves));
+    EXPECT_EQ(verify_log("", rb->leaves, rb->checkpoints, trust(verifier_key(b))).status,
+              LogStatus::ok);
+
+    // Host a writes a checkpoint, signed with its own key, into b's prefix.
+    std::string key_a = slurp(key_path());
+    auto signer_a = Signer::parse(key_a.substr(0, key_a.find('\n')));
+    ASSERT_TRUE(signer_a.ok()) << signer_a.status().to_string();
+    Checkpoint forged{origin_of(rb->leaves), 99, Id{}, {}};
+    auto text = format_checkpoint(forged);
+    ASSERT_TRUE(text.ok());
+    auto note = sign_note(*text, std::vector<Signer>{*signer_a});
+    ASSERT_TRUE(note.ok());
+    ASSERT_TRUE(mem->put("audit/" + cb.host_key_id + "/checkpoints/000000000099", as_bytes(*note),
+                         store::PutMode::create_only)
+                    .ok());
+    auto refused = b.append(action("backup.run", 9));
+    ASSERT_FALSE(refused.ok());
+    EXPECT_EQ(refused.status().code(), Code::integrity);
+    EXPECT_NE(refused.status().message().find("not signed by any key of this host's log"),
+              std::string::npos)
+        << refused.status().to_string();
+    // Host a's own log goes on untouched.
+    EXPECT_TRUE(a.append(action("backup.run", 5)).ok());
+}
+
 TEST_F(JournalTest, MissingKeyWithAnExistingLogIsRefused) {
     Journal j = journal();
     append_n(j, 2);

@@ -244,6 +244,15 @@ Status Journal::check_against_replica(std::vector<std::string>& leaves,
         checkpoints = std::move(r.checkpoints);
         return ok_status();
     }
+    // Only a checkpoint signed by one of this log's own keys says anything about it: anyone
+    // with write access to the repository (another host) could put a note there.
+    std::vector<Verifier> own;
+    for (const auto& [id, key] : registry_of(leaves).keys)
+        if (auto v = Verifier::parse(key.first); v.ok()) own.push_back(std::move(*v));
+    if (!open_note(as_chars(bytes), own).ok())
+        return integrity_error("audit checkpoint " + newest +
+                               " in the repository is not signed by any key of this host's log: "
+                               "it was written by someone else; run coffer audit verify");
     if (leaves.size() < cp.size)
         return integrity_error(
             "the local audit log in " + m_cfg.dir + " has " + std::to_string(leaves.size()) +
