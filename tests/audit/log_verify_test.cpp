@@ -20,13 +20,6 @@ namespace {
 
 using json = nlohmann::json;
 
-class CryptoEnvironment : public ::testing::Environment {
-public:
-    void SetUp() override { ASSERT_TRUE(crypto::init().ok()); }
-};
-[[maybe_unused]] const auto* const g_env =
-    ::testing::AddGlobalTestEnvironment(new CryptoEnvironment);
-
 constexpr int64_t k_t0 = 1714564800;  // 2024-05-01T12:00:00Z
 
 std::string time_text(int64_t seconds) {

@@ -15,13 +15,6 @@
 namespace coffer::audit {
 namespace {
 
-class CryptoEnvironment : public ::testing::Environment {
-public:
-    void SetUp() override { ASSERT_TRUE(crypto::init().ok()); }
-};
-[[maybe_unused]] const auto* const g_env =
-    ::testing::AddGlobalTestEnvironment(new CryptoEnvironment);
-
 Id H(const char* hex) {
     auto id = Id::parse_hex(hex);
     EXPECT_TRUE(id.has_value()) << hex;

@@ -14,13 +14,6 @@
 namespace coffer::audit {
 namespace {
 
-class CryptoEnvironment : public ::testing::Environment {
-public:
-    void SetUp() override { ASSERT_TRUE(crypto::init().ok()); }
-};
-[[maybe_unused]] const auto* const g_env =
-    ::testing::AddGlobalTestEnvironment(new CryptoEnvironment);
-
 const std::string k_peter_vkey =
     "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW";
 const std::string k_peter_skey =
