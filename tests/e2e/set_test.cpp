@@ -629,6 +629,16 @@ TEST_F(SetTest, DrillRestoresIntoScratchAndFailsOnADamagedPack) {
     EXPECT_TRUE(exists(scratch + "/db"));
     fs::remove_all(scratch);
 
+    // An RPO of one second is missed by a snapshot older than that: checks pass, exit 3.
+    write_config("[[set]]\nname = \"app\"\nrpo = \"1s\"\n" + hooks() + sqlite_source(db) +
+                 files_source() +
+                 command_source("cmd", "cat " + sh(cmd_file), "cat > " + sh(cmd_file)));
+    std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+    RunResult late = coffer({"drill", "--set", "app", "--json"});
+    EXPECT_EQ(late.exit_code, 3) << late.describe();
+    EXPECT_EQ(late.json()["ok"], true);
+    EXPECT_EQ(late.json()["rpo"]["met"], false);
+
     // One damaged pack: the drill fails, and its report says which restore failed and why.
     for (const auto& e : fs::recursive_directory_iterator(repo.repo + "/packs")) {
         if (!e.is_regular_file()) continue;
@@ -645,8 +655,7 @@ TEST_F(SetTest, DrillRestoresIntoScratchAndFailsOnADamagedPack) {
     RunResult audit = coffer({"audit", "show", "--action", "drill"});
     ASSERT_EQ(audit.exit_code, 0) << audit.describe();
     EXPECT_TRUE(contains(audit.out, "drill set app snapshot " + newest + " ok")) << audit.out;
-    EXPECT_TRUE(contains(audit.out, " integrity") || contains(audit.out, " failed"))
-        << audit.out;
+    EXPECT_TRUE(contains(audit.out, " integrity") || contains(audit.out, " failed")) << audit.out;
 }
 
 }  // namespace
