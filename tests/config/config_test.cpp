@@ -865,6 +865,33 @@ source = [{ name = "x", type = "sqlite", path = "/x" }]
     EXPECT_EQ(c.sets[1].timezone, "UTC");
 }
 
+TEST(Config, DrillSchedule) {
+    Config c = parse_ok(R"([repository]
+url = "/r"
+[[set]]
+name = "nightly"
+schedule = "30 2 * * *"
+drill_schedule = "0 4 * * sun"
+source = [{ name = "x", type = "sqlite", path = "/x" }]
+)");
+    EXPECT_EQ(c.sets[0].drill_schedule, "0 4 * * sun");
+    auto p = problems_of(R"([repository]
+url = "/r"
+[[set]]
+name = "a"
+drill_schedule = "@weekly"
+source = [{ name = "x", type = "sqlite", path = "/x" }]
+[[set]]
+name = "b"
+schedule = "@daily"
+drill_schedule = "0 25 * * *"
+source = [{ name = "x", type = "sqlite", path = "/x" }]
+)");
+    EXPECT_TRUE(has(p, 5, {"set 'a': drill_schedule needs a schedule too"})) << join(p);
+    EXPECT_TRUE(has(p, 10, {"set 'b': drill_schedule: ", "hour 25"})) << join(p);
+    EXPECT_EQ(p.size(), 2u) << join(p);
+}
+
 TEST(ConfigErrors, BadSchedule) {
     auto p = problems_of(R"([repository]
 url = "/r"

@@ -46,7 +46,8 @@ struct World {
     int backups = 0;
     bool in_job = false;
     std::string fail_set;
-    std::vector<std::string> jobs;  // "set:job@time"
+    std::string fail_job = "backup";  // which job of fail_set fails
+    std::vector<std::string> jobs;    // "set:job@time"
     std::vector<nlohmann::json> events;
     Facts facts;
     Daemon* daemon = nullptr;
@@ -76,7 +77,7 @@ struct World {
             jobs.push_back(set + ":" + job + "@" + iso(now));
             now += job_s * k_s;
             JobResult r;
-            r.outcome = set == fail_set && job == "backup" ? "failed" : "ok";
+            r.outcome = set == fail_set && job == fail_job ? "failed" : "ok";
             if (r.outcome == "failed") r.error = "source 'db' failed";
             if (job == "backup" && r.outcome == "ok") {
                 r.bytes_read = 1000;
@@ -123,6 +124,34 @@ TEST(Daemon, RunsBackupThenRetentionThenPruneOnEachTick) {
     EXPECT_EQ(runs->size(), expected.size());
     for (const auto& r : *runs) EXPECT_EQ(r.outcome, "ok") << r.job;
     EXPECT_EQ(w.count("stopped"), 1u);
+}
+
+// A drill schedule runs `drill` jobs between backups, never at the same time, a drill due with a
+// backup first; a failed drill alerts as a failed backup does, and its due time survives too.
+TEST(Daemon, DrillsRunOnTheirOwnScheduleBetweenBackupsAndAlertOnFailure) {
+    World w;
+    SetPlan p = plan("app", "@every 30s");
+    auto drill = schedule::Schedule::parse("@every 1m", "UTC");
+    ASSERT_TRUE(drill.ok());
+    p.drill = *drill;
+    w.fail_set = "app";
+    w.fail_job = "drill";
+    Daemon d({p}, *w.db, {}, w.hooks());
+    w.daemon = &d;
+    ASSERT_TRUE(d.run().ok());
+    std::vector<std::string> expected = {
+        "app:backup@2026-11-23T16:46:30Z", "app:drill@2026-11-23T16:47:00Z",
+        "app:backup@2026-11-23T16:47:05Z", "app:backup@2026-11-23T16:47:30Z"};
+    EXPECT_EQ(w.jobs, expected);
+    bool alerted = false;
+    for (const auto& e : w.events)
+        alerted = alerted || (e.value("event", "") == "job_failed" &&
+                              e.value("job", "") == "drill" && e.value("alert", false));
+    EXPECT_TRUE(alerted) << "a failed drill alerts";
+    auto due = w.db->next_due("app#drill");
+    ASSERT_TRUE(due.ok());
+    ASSERT_TRUE(due->has_value());
+    EXPECT_EQ(iso(**due), "2026-11-23T16:48:00Z");
 }
 
 TEST(Daemon, NoPruneWhenDisabledAndMirrorWhenConfigured) {

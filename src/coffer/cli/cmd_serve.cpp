@@ -66,6 +66,8 @@ public:
             argv.insert(argv.end(), {"backup", "--set", set});
         else if (job == "forget")
             argv.insert(argv.end(), {"forget", "--set", set});
+        else if (job == "drill")
+            argv.insert(argv.end(), {"drill", "--set", set});
         else if (job == "prune")
             argv.insert(argv.end(),
                         {"prune", "--grace", retention::format_duration(m_server.prune_grace_s),
@@ -169,6 +171,12 @@ int run_serve(GlobalOptions& g, const ServeArgs& a) {
         server::SetPlan p{s.name, *sched, std::nullopt, std::nullopt, s.retention.has_value()};
         if (s.rpo_seconds) p.rpo_ns = *s.rpo_seconds * 1000000000;
         if (s.rto_seconds) p.rto_ns = *s.rto_seconds * 1000000000;
+        if (!s.drill_schedule.empty()) {
+            auto drill = schedule::Schedule::parse(s.drill_schedule, s.timezone);
+            if (!drill.ok())
+                return fail(drill.status().with_context("set '" + s.name + "' drill_schedule"));
+            p.drill = *drill;
+        }
         plans.push_back(std::move(p));
     }
     if (plans.empty())

@@ -99,6 +99,7 @@ struct SetConfig {
     std::optional<retention::Policy> retention;  // nullopt: no [set.retention], keep everything
     std::string schedule;                        // empty: the daemon never runs this set
     std::string timezone = "UTC";                // of schedule; both valid for Schedule::parse
+    std::string drill_schedule;  // empty: the daemon runs no drill of this set (drills.md)
     std::vector<SourceConfig> sources;
 
     const SourceConfig* find_source(std::string_view name) const;

@@ -26,7 +26,7 @@ const Keys k_repository_keys = {
     "ca_file",   "connections",   "object_lock_mode",  "object_lock_days"};
 const Keys k_set_keys = {"name",         "rpo",      "rto",        "pre_restore", "post_restore",
                          "health_check", "min_size", "max_shrink", "on_shrink",   "tags",
-                         "retention",    "source",   "schedule",   "timezone"};
+                         "retention",    "source",   "schedule",   "timezone",    "drill_schedule"};
 const Keys k_server_keys = {"state_dir", "listen", "webhook_url", "on_failure",
                             "catch_up",  "prune",  "prune_grace", "prune_max_unused"};
 const Keys k_retention_keys = {"keep_last",   "keep_within",  "keep_hourly", "keep_daily",
@@ -521,6 +521,7 @@ private:
         }
         set.retention = retention_policy(s);
         schedule_of(s, set);
+        drill_schedule_of(s, set);
 
         const std::string no_sources = s.label +
                                        " has no sources: add at least one [[set.source]] with a "
@@ -586,6 +587,19 @@ private:
 
     // schedule and timezone, each checked on its own line: the expression in UTC, the zone
     // apart, so both problems are reported when both are wrong.
+    void drill_schedule_of(const Scope& s, SetConfig& set) {
+        const toml::node* node = s.table.get("drill_schedule");
+        auto expression = get_string(s, "drill_schedule");
+        if (!expression) return;
+        if (auto parsed = schedule::Schedule::parse(*expression); !parsed.ok())
+            add(line_of(*node), s.prefix("drill_schedule") + ": " + parsed.status().message());
+        else if (!s.table.get("schedule"))
+            add(line_of(*node), s.prefix("drill_schedule") +
+                                    " needs a schedule too: the daemon runs only scheduled sets");
+        else
+            set.drill_schedule = parsed->expression();
+    }
+
     void schedule_of(const Scope& s, SetConfig& set) {
         const toml::node* expression_node = s.table.get("schedule");
         const toml::node* zone_node = s.table.get("timezone");

@@ -65,14 +65,49 @@ Status Daemon::run() {
                {"timezone", p.schedule.timezone()},
                {"next", iso(due)}});
     }
+    for (const auto& p : m_plans) {
+        if (!p.drill) continue;
+        const std::string key = p.name + "#drill";
+        TRY_ASSIGN(auto stored, m_db.next_due(key));
+        int64_t due = p.drill->next_after(start);
+        if (stored) due = std::min(due, *stored);
+        if (stored && *stored <= start && !m_opts.catch_up) due = p.drill->next_after(start);
+        m_drill_due[p.name] = due;
+        TRY(m_db.set_next_due(key, due));
+        event({{"event", "scheduled"},
+               {"set", p.name},
+               {"job", "drill"},
+               {"schedule", p.drill->expression()},
+               {"next", iso(due)}});
+    }
     refresh_and_check();
     while (!m_stopping) {
         const SetPlan* next = nullptr;
         for (const auto& p : m_plans)
             if (!next || m_due[p.name] < m_due[next->name]) next = &p;
+        const SetPlan* drill = nullptr;
+        for (const auto& p : m_plans)
+            if (p.drill && (!drill || m_drill_due[p.name] < m_drill_due[drill->name])) drill = &p;
         int64_t wake = next ? std::min(m_due[next->name], m_next_check) : m_next_check;
+        if (drill) wake = std::min(wake, m_drill_due[drill->name]);
         if (!m_hooks.sleep_until(wake) || m_stopping) break;
         bool ran = false;
+        // A drill due no later than the next backup goes first; they never overlap.
+        if (drill && m_hooks.now() >= m_drill_due[drill->name] &&
+            (!next || m_drill_due[drill->name] <= m_due[next->name])) {
+            int64_t scheduled = m_drill_due[drill->name];
+            TRY_ASSIGN(JobResult r, job(*drill, "drill", scheduled));
+            if (r.outcome == "aborted") break;
+            m_drill_due[drill->name] = drill->drill->next_after(std::max(m_hooks.now(), scheduled));
+            TRY(m_db.set_next_due(drill->name + "#drill", m_drill_due[drill->name]));
+            if (m_stopping) break;
+            event({{"event", "scheduled"},
+                   {"set", drill->name},
+                   {"job", "drill"},
+                   {"next", iso(m_drill_due[drill->name])}});
+            refresh_and_check();
+            continue;
+        }
         if (next && m_hooks.now() >= m_due[next->name]) {
             int64_t scheduled = m_due[next->name];
             TRY_ASSIGN(bool aborted, run_set(*next, scheduled));

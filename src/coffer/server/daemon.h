@@ -33,6 +33,9 @@ struct SetPlan {
     std::optional<int64_t> rpo_ns;
     std::optional<int64_t> rto_ns;
     bool retention = false;  // the set has a retention policy: forget after each backup
+    // drill_schedule: a restore drill of the set (job "drill"), on its own schedule; it never
+    // runs at the same time as a backup, and fails (and alerts) like one.
+    std::optional<schedule::Schedule> drill;
 };
 
 struct JobResult {
@@ -102,6 +105,7 @@ private:
     DaemonHooks m_hooks;
     std::atomic<bool> m_stopping{false};
     std::map<std::string, int64_t> m_due;
+    std::map<std::string, int64_t> m_drill_due;  // by set, for plans with a drill schedule
     std::map<std::string, bool> m_rpo_alerted;
     int64_t m_next_check = 0;
     mutable std::mutex m_facts_mu;
