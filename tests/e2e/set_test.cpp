@@ -593,13 +593,20 @@ TEST_F(SetTest, ConfigCheckReportsEveryProblemWithItsLine) {
 // leaves no scratch behind, runs no hook and changes no byte of the live data; with a damaged
 // pack it fails and says where; both runs are in the audit log and the report renders.
 TEST_F(SetTest, DrillRestoresIntoScratchAndFailsOnADamagedPack) {
-    write_config("[[set]]\nname = \"app\"\nrpo = \"1h\"\nrto = \"10m\"\n" + hooks() +
-                 sqlite_source(db) + files_source() +
+    write_config("[[set]]\nname = \"app\"\nrpo = \"1h\"\nrto = \"10m\"\ndrill_every = \"1h\"\n" +
+                 hooks() + sqlite_source(db) + files_source() +
                  command_source("cmd", "cat " + sh(cmd_file), "cat > " + sh(cmd_file)));
     backup_set("app");
     std::string newest = backup_set("app")["snapshot_id"];
     const Manifest live_before = scan_tree(live);
     const std::string report = dir / "drill report.html";
+    auto status_of = [&] {
+        RunResult st = coffer({"status", "--json"});
+        return std::pair{st.exit_code, st.json()["sets"][0]};
+    };
+    auto [before_code, before] = status_of();
+    EXPECT_EQ(before_code, 3) << before.dump();
+    EXPECT_EQ(before["drill_status"], "DRILL OVERDUE") << before.dump();
 
     RunResult ok = coffer({"drill", "--set", "app", "--json", "--report", report});
     ASSERT_EQ(ok.exit_code, 0) << ok.describe();
@@ -621,6 +628,12 @@ TEST_F(SetTest, DrillRestoresIntoScratchAndFailsOnADamagedPack) {
     EXPECT_EQ(diff_manifests(live_before, scan_tree(live)), "") << "the drill touched live data";
     EXPECT_TRUE(contains(read_file(report), "phase-chart"));
     EXPECT_EQ(nlohmann::json::parse(read_file(dir / "drill report.json"))["ok"], true);
+
+    auto [after_code, after] = status_of();
+    EXPECT_EQ(after_code, 0) << after.dump();
+    EXPECT_EQ(after["drill_status"], "OK") << after.dump();
+    EXPECT_EQ(after["last_drill"]["snapshot_id"], newest);
+    EXPECT_EQ(after["last_drill"]["ok"], true);
 
     // --keep leaves the scratch restore for inspection, holding the live files.
     RunResult kept = coffer({"drill", "--set", "app", "--keep", "--json"});
@@ -646,11 +659,20 @@ TEST_F(SetTest, DrillRestoresIntoScratchAndFailsOnADamagedPack) {
         bytes[bytes.size() / 2] ^= 0x01;
         write_file(e.path().string(), bytes);
     }
-    RunResult bad = coffer({"drill", "--set", "app"});
+    const std::string bad_report = dir / "bad drill.html";
+    RunResult bad = coffer({"drill", "--set", "app", "--report", bad_report});
     EXPECT_EQ(bad.exit_code, 5) << bad.describe();
     EXPECT_TRUE(contains(bad.out, "FAILED")) << bad.describe();
     EXPECT_TRUE(contains(bad.out, "restore of source")) << bad.describe();
     EXPECT_EQ(diff_manifests(live_before, scan_tree(live)), "");
+    // The report's history holds the earlier drills, read back from the audit log.
+    const std::string html = read_file(bad_report);
+    const std::string history = html.substr(html.find("<section id=\"history\">"));
+    EXPECT_FALSE(contains(history, "No earlier drills")) << history;
+    EXPECT_TRUE(contains(history, "PASS")) << history;
+    auto [failed_code, failed] = status_of();
+    EXPECT_EQ(failed_code, 3);
+    EXPECT_EQ(failed["drill_status"], "DRILL FAILED") << failed.dump();
 
     RunResult audit = coffer({"audit", "show", "--action", "drill"});
     ASSERT_EQ(audit.exit_code, 0) << audit.describe();

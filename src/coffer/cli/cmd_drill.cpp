@@ -18,6 +18,41 @@ struct DrillArgs {
     bool latest = false, keep = false;
 };
 
+// The audit log keeps numbers as integers only (canonical JSON): a drill's seconds are stored
+// as decimal text. Turned back into numbers for the report's history.
+void revive_seconds(nlohmann::json& j) {
+    if (j.is_object()) {
+        for (auto& [k, v] : j.items()) {
+            if (v.is_string() && (k == "seconds" || k.ends_with("_s"))) {
+                const std::string& text = v.get_ref<const std::string&>();
+                char* end = nullptr;
+                double d = std::strtod(text.c_str(), &end);
+                if (end && *end == '\0' && end != text.c_str()) v = d;
+            } else {
+                revive_seconds(v);
+            }
+        }
+    } else if (j.is_array()) {
+        for (auto& v : j) revive_seconds(v);
+    }
+}
+
+}  // namespace
+
+std::vector<nlohmann::json> drills_of(GlobalOptions& g, const std::string& set) {
+    std::vector<nlohmann::json> out;
+    for (auto& e : audit_entries(g, "drill")) {
+        if (!e["details"].contains("drill") || e["details"]["drill"].value("set", "") != set)
+            continue;
+        nlohmann::json d = e["details"]["drill"];
+        revive_seconds(d);
+        out.push_back(std::move(d));
+    }
+    return out;
+}
+
+namespace {
+
 int run_drill(GlobalOptions& g, const DrillArgs& a) {
     auto cfg = load_config(g);
     if (!cfg.ok()) return fail(cfg.status());
@@ -59,10 +94,7 @@ int run_drill(GlobalOptions& g, const DrillArgs& a) {
     nlohmann::json& r = *result;
 
     // Earlier drills of this set, newest first, from the audit log.
-    std::vector<nlohmann::json> history;
-    for (auto& e : audit_entries(g, "drill"))
-        if (e["details"].contains("drill") && e["details"]["drill"].value("set", "") == set->name)
-            history.push_back(e["details"]["drill"]);
+    std::vector<nlohmann::json> history = drills_of(g, set->name);
     std::reverse(history.begin(), history.end());
 
     if (!a.report.empty()) {

@@ -1,7 +1,8 @@
 // coffer status: one look at every objective. Per set: the newest snapshot, its age against the
 // RPO (OK / LATE), the daemon's last run, and the newest snapshot at every location (primary
-// and mirrors); the RTO measured by the last drill once drills exist. Exits 3 when any set is
-// LATE anywhere, so it serves as a monitoring check. Host key only.
+// and mirrors); the last restore drill (from the audit log) with its measured RTO. Exits 3 when
+// any set is LATE anywhere, its last drill failed, or it had no drill within drill_every, so it
+// serves as a monitoring check. Host key only.
 #include <cstdio>
 
 #include "coffer/cli/common.h"
@@ -114,7 +115,35 @@ int run_status(GlobalOptions& g) {
             }
         }
         if (set.rto_seconds) js["rto"] = retention::format_duration(*set.rto_seconds);
-        js["last_drill"] = nullptr;  // restore drills (issue 8) will measure the RTO
+        // The last restore drill, from this host's audit log: a failed one, or none within
+        // drill_every, is a violated objective like a LATE snapshot.
+        auto drills = drills_of(g, set.name);
+        js["last_drill"] = nullptr;
+        if (!drills.empty()) {
+            const nlohmann::json& d = drills.back();
+            js["last_drill"] = {{"started", d.value("started", "")},
+                                {"ok", d.value("ok", false)},
+                                {"snapshot_id", d.value("snapshot_id", "")},
+                                {"rto", d.value("rto", nlohmann::json::object())},
+                                {"rpo", d.value("rpo", nlohmann::json::object())}};
+            if (!d.value("ok", false)) {
+                js["drill_status"] = "DRILL FAILED";
+                violated = true;
+            }
+        }
+        if (set.drill_every_seconds) {
+            js["drill_every"] = retention::format_duration(*set.drill_every_seconds);
+            int64_t last_ns = 0;
+            if (!drills.empty())
+                if (auto t = repo::parse_rfc3339(drills.back().value("started", "")); t.ok())
+                    last_ns = *t;
+            if (!js.contains("drill_status") &&
+                (!last_ns || now - last_ns > *set.drill_every_seconds * 1000000000)) {
+                js["drill_status"] = "DRILL OVERDUE";
+                violated = true;
+            }
+        }
+        if (!js.contains("drill_status")) js["drill_status"] = drills.empty() ? "NO DRILL" : "OK";
         sets.push_back(js);
     }
     if (g.json) {
@@ -141,11 +170,32 @@ int run_status(GlobalOptions& g) {
                 jl.contains("age") ? (" (" + jl["age"].get<std::string>() + " ago)").c_str() : "",
                 "", jl["location"].get<std::string>().c_str());
         }
-        if (js.contains("rto"))
-            std::printf("  rto %s: not measured yet (no restore drill has run)\n",
+        const std::string drill_status = js["drill_status"];
+        if (js["last_drill"].is_object()) {
+            const auto& d = js["last_drill"];
+            std::string rto;
+            if (d["rto"].contains("measured_s")) {
+                const auto& m = d["rto"]["measured_s"];
+                rto = ", rto " + (m.is_number()   ? human_duration(m.get<double>())
+                                  : m.is_string() ? m.get<std::string>() + " s"
+                                                  : "?");
+                if (js.contains("rto")) rto += " of " + js["rto"].get<std::string>();
+            }
+            std::printf("  drill    %-10s last %s %s%s\n", drill_status.c_str(),
+                        d["started"].get<std::string>().substr(0, 19).c_str(),
+                        d["ok"].get<bool>() ? "passed" : "FAILED", rto.c_str());
+        } else if (drill_status != "NO DRILL") {
+            std::printf("  drill    %-10s no drill within %s\n", drill_status.c_str(),
+                        js["drill_every"].get<std::string>().c_str());
+        } else if (js.contains("rto")) {
+            std::printf("  rto %s: not measured yet (no restore drill has run: coffer drill)\n",
                         js["rto"].get<std::string>().c_str());
+        }
     }
-    if (violated) std::printf("objectives violated: see LATE / UNREADABLE above\n");
+    if (violated)
+        std::printf(
+            "objectives violated: see LATE / UNREADABLE / DRILL FAILED / DRILL OVERDUE "
+            "above\n");
     return violated ? k_exit_objective : k_exit_ok;
 }
 

@@ -100,6 +100,7 @@ struct SetConfig {
     std::string schedule;                        // empty: the daemon never runs this set
     std::string timezone = "UTC";                // of schedule; both valid for Schedule::parse
     std::string drill_schedule;  // empty: the daemon runs no drill of this set (drills.md)
+    std::optional<int64_t> drill_every_seconds;  // status flags a set with no drill this recent
     std::vector<SourceConfig> sources;
 
     const SourceConfig* find_source(std::string_view name) const;

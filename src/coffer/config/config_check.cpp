@@ -26,7 +26,8 @@ const Keys k_repository_keys = {
     "ca_file",   "connections",   "object_lock_mode",  "object_lock_days"};
 const Keys k_set_keys = {"name",         "rpo",      "rto",        "pre_restore", "post_restore",
                          "health_check", "min_size", "max_shrink", "on_shrink",   "tags",
-                         "retention",    "source",   "schedule",   "timezone",    "drill_schedule"};
+                         "retention",    "source",   "schedule",   "timezone",    "drill_schedule",
+                         "drill_every"};
 const Keys k_server_keys = {"state_dir", "listen", "webhook_url", "on_failure",
                             "catch_up",  "prune",  "prune_grace", "prune_max_unused"};
 const Keys k_retention_keys = {"keep_last",   "keep_within",  "keep_hourly", "keep_daily",
@@ -493,6 +494,7 @@ private:
         check_keys(s, k_set_keys, nullptr);
         set.rpo_seconds = duration(s, "rpo");
         set.rto_seconds = duration(s, "rto");
+        set.drill_every_seconds = duration(s, "drill_every");
         set.pre_restore = get_string(s, "pre_restore").value_or("");
         set.post_restore = get_string(s, "post_restore").value_or("");
         set.health_check = get_string(s, "health_check").value_or("");
