@@ -5,13 +5,16 @@
 #include <unistd.h>
 
 #include <gtest/gtest.h>
+#include <httplib.h>
 
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <set>
 #include <stdexcept>
 #include <thread>
+#include <tuple>
 
 #include "e2e/cli_helpers.h"
 
@@ -678,6 +681,68 @@ TEST_F(SetTest, DrillRestoresIntoScratchAndFailsOnADamagedPack) {
     ASSERT_EQ(audit.exit_code, 0) << audit.describe();
     EXPECT_TRUE(contains(audit.out, "drill set app snapshot " + newest + " ok")) << audit.out;
     EXPECT_TRUE(contains(audit.out, " integrity") || contains(audit.out, " failed")) << audit.out;
+}
+
+// The set's own drill checks run against the scratch restore: SQL with an expected result, a
+// command that finds the scratch copy through COFFER_DRILL_* variables, an HTTP health check.
+// A wrong count, a missing table and a refused health check each fail the drill by name.
+TEST_F(SetTest, DrillRunsTheSetsOwnChecksAndNamesTheOneThatFailed) {
+    httplib::Server health;
+    health.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+        res.set_content("ok", "text/plain");
+    });
+    int port = health.bind_to_any_port("127.0.0.1");
+    std::thread server([&] { health.listen_after_bind(); });
+    const std::string base = "[[set]]\nname = \"app\"\n" + sqlite_source(db) + files_source();
+    auto check = [](const std::string& body) { return "[[set.drill_check]]\n" + body; };
+    const std::string good =
+        check(
+            "name = \"admins exist\"\nsource = \"db\"\nsql = \"SELECT count(*) FROM users\"\n"
+            "expect = \">= 50\"\n") +
+        check("name = \"scratch copy readable\"\ncommand = " +
+              toml("test -s \"$COFFER_DRILL_DB_PATH\" && test -d \"$COFFER_DRILL_FILES_PATH\"") +
+              "\n") +
+        check("name = \"app healthy\"\nhttp = " +
+              toml("http://127.0.0.1:" + std::to_string(port) + "/healthz") + "\n");
+    write_config(base + good);
+    backup_set("app");
+    RunResult ok = coffer({"drill", "--set", "app", "--json"});
+    EXPECT_EQ(ok.exit_code, 0) << ok.describe();
+    std::map<std::string, std::string> results;
+    const nlohmann::json drilled = ok.json();  // kept: the loop below refers into it
+    for (const auto& c : drilled["checks"])
+        results[c["check"].get<std::string>()] =
+            (c["ok"].get<bool>() ? "ok: " : "FAIL: ") + c["detail"].get<std::string>();
+    EXPECT_EQ(results["admins exist"], "ok: '50', expected >= 50") << ok.out;
+    EXPECT_EQ(results["scratch copy readable"], "ok: exit status 0");
+    EXPECT_TRUE(contains(results["app healthy"], "ok: GET")) << results["app healthy"];
+
+    for (const auto& [bad, name, says] :
+         std::vector<std::tuple<std::string, std::string, std::string>>{
+             {check("name = \"too many\"\nsource = \"db\"\nsql = \"SELECT count(*) FROM users\"\n"
+                    "expect = \"> 1000\"\n"),
+              "too many", "'50', expected > 1000"},
+             {check("name = \"table present\"\nsource = \"db\"\n"
+                    "sql = \"SELECT count(*) FROM no_such_table\"\n"),
+              "table present", "no such table"},
+             {check("name = \"health\"\nhttp = " +
+                    toml("http://127.0.0.1:" + std::to_string(port) + "/missing") + "\n"),
+              "health", "404, expected 200"}}) {
+        write_config(base + good + bad);
+        RunResult r = coffer({"drill", "--set", "app"});
+        EXPECT_EQ(r.exit_code, 5) << r.describe();
+        EXPECT_TRUE(contains(r.out, "FAILED: " + name)) << r.describe();
+        EXPECT_TRUE(contains(r.out, says)) << r.describe();
+    }
+    health.stop();
+    server.join();
+
+    // A check the config cannot run is caught by config check, with its line.
+    write_config(base + check("name = \"x\"\nsql = \"SELECT 1\"\n"));
+    RunResult cfgcheck = coffer({"config", "check"});
+    EXPECT_NE(cfgcheck.exit_code, 0);
+    EXPECT_TRUE(contains(cfgcheck.err + cfgcheck.out, "source is required with sql"))
+        << cfgcheck.describe();
 }
 
 }  // namespace

@@ -84,6 +84,19 @@ struct SourceConfig {
     std::string restore_command;
 };
 
+// A check a drill runs on its scratch restore ([[set.drill_check]]; docs/drills.md). Exactly
+// one of sql, command and http is set.
+struct DrillCheck {
+    std::string name;
+    int line = 0;
+    std::string sql;      // run against source's scratch copy (postgres or sqlite)
+    std::string source;   // for sql
+    std::string expect;   // for sql: "[op] value", op one of = != < <= > >= (default =)
+    std::string command;  // must exit 0; the scratch targets are in COFFER_DRILL_* variables
+    std::string http;     // a GET that must answer expect_status
+    int expect_status = 200;
+};
+
 struct SetConfig {
     std::string name;
     int line = 0;
@@ -102,6 +115,7 @@ struct SetConfig {
     std::string drill_schedule;  // empty: the daemon runs no drill of this set (drills.md)
     std::optional<int64_t> drill_every_seconds;  // status flags a set with no drill this recent
     std::vector<SourceConfig> sources;
+    std::vector<DrillCheck> drill_checks;
 
     const SourceConfig* find_source(std::string_view name) const;
 };

@@ -24,10 +24,13 @@ const Keys k_repository_keys = {
     "url",       "host_key",      "recovery_key_file", "mirrors",
     "cache_dir", "access_key_id", "secret_access_key", "region",
     "ca_file",   "connections",   "object_lock_mode",  "object_lock_days"};
-const Keys k_set_keys = {"name",         "rpo",      "rto",        "pre_restore", "post_restore",
-                         "health_check", "min_size", "max_shrink", "on_shrink",   "tags",
-                         "retention",    "source",   "schedule",   "timezone",    "drill_schedule",
-                         "drill_every"};
+const Keys k_set_keys = {
+    "name",         "rpo",        "rto",        "pre_restore", "post_restore",
+    "health_check", "min_size",   "max_shrink", "on_shrink",   "tags",
+    "retention",    "source",     "schedule",   "timezone",    "drill_schedule",
+    "drill_every",  "drill_check"};
+const Keys k_drill_check_keys = {"name",    "sql",  "source",       "expect",
+                                 "command", "http", "expect_status"};
 const Keys k_server_keys = {"state_dir", "listen", "webhook_url", "on_failure",
                             "catch_up",  "prune",  "prune_grace", "prune_max_unused"};
 const Keys k_retention_keys = {"keep_last",   "keep_within",  "keep_hourly", "keep_daily",
@@ -560,7 +563,69 @@ private:
             }
             set.sources.push_back(std::move(src));
         }
+        drill_checks_of(s, set);
         return set;
+    }
+
+    void drill_checks_of(const Scope& s, SetConfig& set) {
+        const toml::node* n = s.table.get("drill_check");
+        if (!n) return;
+        const toml::array* checks = n->as_array();
+        if (!checks) {
+            add(line_of(*n), s.prefix("drill_check") +
+                                 " must be an array of tables ([[set.drill_check]]), not " +
+                                 kind_of(*n));
+            return;
+        }
+        for (size_t i = 0; i < checks->size(); ++i) {
+            const toml::table* t = checks->get(i)->as_table();
+            if (!t) {
+                add(line_of(*checks->get(i)),
+                    s.prefix() + "drill_check #" + std::to_string(i + 1) + " must be a table");
+                continue;
+            }
+            DrillCheck c;
+            c.line = line_of(*t);
+            c.name = get_string(Scope{*t, s.label, ""}, "name").value_or("");
+            Scope cs{*t,
+                     s.prefix() + "drill_check '" +
+                         (c.name.empty() ? "#" + std::to_string(i + 1) : c.name) + "'",
+                     "in [[set.drill_check]]"};
+            check_keys(cs, k_drill_check_keys, nullptr);
+            if (c.name.empty()) add(c.line, cs.prefix("name") + " is required");
+            c.sql = get_string(cs, "sql").value_or("");
+            c.source = get_string(cs, "source").value_or("");
+            c.expect = get_string(cs, "expect").value_or("");
+            c.command = get_string(cs, "command").value_or("");
+            c.http = get_string(cs, "http").value_or("");
+            if (const toml::node* st = t->get("expect_status")) {
+                const auto* v = st->as_integer();
+                if (!v || v->get() < 100 || v->get() > 599)
+                    add(line_of(*st), cs.prefix("expect_status") + " must be an HTTP status code");
+                else
+                    c.expect_status = static_cast<int>(v->get());
+            }
+            int kinds = !c.sql.empty() + !c.command.empty() + !c.http.empty();
+            if (kinds != 1) {
+                add(c.line, cs.prefix() + "give exactly one of sql, command and http");
+                continue;
+            }
+            if (!c.sql.empty()) {
+                const SourceConfig* src = set.find_source(c.source);
+                if (c.source.empty())
+                    add(c.line,
+                        cs.prefix("source") +
+                            " is required with sql: the postgres or sqlite source to query");
+                else if (!src)
+                    add(c.line, cs.prefix("source") + ": the set has no source '" + c.source + "'");
+                else if (src->type != SourceType::postgres && src->type != SourceType::sqlite)
+                    add(c.line, cs.prefix("source") + ": '" + c.source +
+                                    "' is not a postgres or sqlite source");
+            }
+            if (!c.http.empty() && !c.http.starts_with("http://"))
+                add(c.line, cs.prefix("http") + " must be an http:// URL");
+            set.drill_checks.push_back(std::move(c));
+        }
     }
 
     // A number (integer or float) in 0..1; nullopt when absent or invalid. example and meaning

@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "coffer/crypto/crypto.h"
+#include "coffer/drill/checks.h"
 #include "coffer/restore/restore.h"
 #include "coffer/source/source.h"
 #include "coffer/util/file.h"
@@ -74,6 +75,15 @@ Result<nlohmann::json> run(repo::Repository& repository, const config::SetConfig
         for (const auto& c : *result)
             checks.push_back(
                 {{"source", c.source}, {"check", c.name}, {"ok", c.ok}, {"detail", c.detail}});
+    }
+    if (failure.ok() && !set.drill_checks.empty()) {
+        t = Clock::now();
+        Scratch where{scratch, {}};
+        for (const auto& [src, name] : made_databases) where.databases[src->name] = name;
+        for (const auto& c : run_checks(set, where))
+            checks.push_back(
+                {{"source", ""}, {"check", c.name}, {"ok", c.ok}, {"detail", c.detail}});
+        phases.push_back({{"name", "checks"}, {"seconds", since(t)}});
     }
     const double rto = since(start);
 

@@ -9,6 +9,7 @@
 // removed at the end unless keep is set; only databases whose names start with coffer_drill_
 // are ever dropped.
 //
+// Then the set's own [[set.drill_check]]s run against the scratch targets (checks.h).
 // RTO is the wall time from start to the last check; RPO is the snapshot's age at the start of
 // the drill and the worst gap between consecutive snapshots of the set (and from the newest to
 // now). Each is compared with the set's rto and rpo. Not thread-safe (one drill at a time).

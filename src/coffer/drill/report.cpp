@@ -511,7 +511,8 @@ std::string plain(std::string_view s) {
 }
 
 std::string check_text(const Check& c) {
-    std::string out = plain(c.source) + ": " + plain(c.name);
+    // The set's own drill checks belong to no one source.
+    std::string out = c.source.empty() ? plain(c.name) : plain(c.source) + ": " + plain(c.name);
     if (!c.detail.empty()) out += " (" + plain(c.detail) + ")";
     return out;
 }
