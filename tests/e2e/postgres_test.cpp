@@ -8,6 +8,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <set>
 #include <stdexcept>
 #include <thread>
 
@@ -449,6 +450,56 @@ TEST_F(PostgresTest, DrillLoadsAScratchDatabaseChecksItAndDropsIt) {
     EXPECT_TRUE(database_exists(kept_db));
     EXPECT_EQ(rows(kept_db, "pgbench_accounts"), 100000);
     psql("postgres", "DROP DATABASE " + kept_db + " WITH (FORCE)");
+}
+
+// One set of PostgreSQL, SQLite and files sources drills as a whole: every source restored to
+// its scratch target and checked, and a check of a table missing from the PostgreSQL copy fails
+// the drill by name while production stays as it was.
+TEST_F(PostgresTest, DrillOfAPostgresSqliteAndFilesSetAndAMissingTable) {
+    const std::string lite = dir / "app.db", files = dir / "files";
+    RunResult made = run_process("/usr/bin/sqlite3",
+                                 {lite,
+                                  "CREATE TABLE users(id INTEGER PRIMARY KEY, role TEXT);"
+                                  "INSERT INTO users(role) VALUES ('admin'), ('user'), ('user');"});
+    ASSERT_EQ(made.exit_code, 0) << made.describe();
+    make_dir(files);
+    write_file(files + "/config.env", "KEY=value\n");
+    const std::string sources =
+        "roles = false\n[[set.source]]\nname = \"app\"\ntype = \"sqlite\"\n"
+        "path = " +
+        toml(lite) + "\n[[set.source]]\nname = \"files\"\ntype = \"files\"\npaths = [" +
+        toml(files) + "]\n";
+    const std::string admin_check =
+        "[[set.drill_check]]\nname = \"an admin exists\"\nsource = \"app\"\n"
+        "sql = \"SELECT count(*) FROM users WHERE role = 'admin'\"\nexpect = \">= 1\"\n";
+    write_config(dsn(db), sources + admin_check);
+    RunResult b = coffer({"backup", "--set", "platform", "--json"});
+    ASSERT_EQ(b.exit_code, 0) << b.describe();
+    const std::string live_before = fresh_dump(db);
+    const std::string lite_before = read_file(lite);
+
+    RunResult d = coffer({"drill", "--set", "platform", "--json"});
+    ASSERT_EQ(d.exit_code, 0) << d.describe();
+    const nlohmann::json r = d.json();
+    std::set<std::string> restored;
+    for (const auto& p : r["phases"]) restored.insert(p["name"].get<std::string>());
+    EXPECT_TRUE(restored.count("restore db (postgres)")) << r["phases"].dump();
+    EXPECT_TRUE(restored.count("restore app (sqlite)")) << r["phases"].dump();
+    EXPECT_TRUE(restored.count("restore files (files)")) << r["phases"].dump();
+    auto checks = checks_of(r);
+    EXPECT_EQ(checks["an admin exists"], "ok: '1', expected >= 1");
+    EXPECT_EQ(checks["row count users"], "ok: 3 rows, 3 recorded");
+    EXPECT_EQ(checks["row count public.pgbench_accounts"], "ok: 100000 rows, 100000 recorded");
+
+    write_config(dsn(db), sources + admin_check +
+                              "[[set.drill_check]]\nname = \"audit table present\"\nsource = "
+                              "\"db\"\nsql = \"SELECT count(*) FROM audit_events\"\n");
+    RunResult missing = coffer({"drill", "--set", "platform"});
+    EXPECT_EQ(missing.exit_code, 5) << missing.describe();
+    EXPECT_TRUE(contains(missing.out, "FAILED: audit table present")) << missing.describe();
+    EXPECT_TRUE(contains(missing.out, "audit_events")) << missing.describe();
+    EXPECT_EQ(fresh_dump(db), live_before) << "a drill changed the live database";
+    EXPECT_EQ(read_file(lite), lite_before) << "a drill changed the live SQLite file";
 }
 
 }  // namespace
