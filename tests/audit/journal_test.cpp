@@ -320,6 +320,50 @@ TEST_F(JournalTest, LostStateDirectoryIsRebuiltFromTheRepository) {
     expect_verifies(j, verifier_key(j));
 }
 
+// A rebuild adopts the repository's copy only as far as its newest checkpoint signed by this
+// host's key: entries someone appended after it (a forged segment) are not taken in, let alone
+// signed over; and a copy whose checkpoint does not verify is refused.
+TEST_F(JournalTest, RebuildAdoptsOnlyWhatThisHostSigned) {
+    Journal j = journal();
+    append_n(j, 4);
+    const Local before = load(j);
+    ASSERT_EQ(before.leaves.size(), 5u);
+    // A forged entry after the log, in a segment of its own.
+    json forged = json::parse(before.leaves.back());
+    forged["index"] = 5;
+    forged["action"] = "restore.run";
+    forged["target"] = "something that never happened";
+    auto leaf = encode_entry(forged);
+    ASSERT_TRUE(leaf.ok());
+    ASSERT_TRUE(mem->put("audit/" + std::string(k_host_key_id) + "/log/000000000005-000000000006",
+                         as_bytes(*leaf + "\n"), store::PutMode::create_only)
+                    .ok());
+    fs::remove_all(dir());
+    auto r = j.append(action("backup.run", 7));
+    ASSERT_TRUE(r.ok()) << r.status().to_string();
+    EXPECT_EQ(r->index, 5u) << "the forged entry was adopted";
+    Local after = load(j);
+    EXPECT_EQ(json::parse(after.leaves[5])["details"]["n"], 7);
+
+    // A repository copy whose newest checkpoint is not this host's: refused, nothing adopted.
+    Journal other = journal();
+    fs::remove_all(dir());
+    std::string cps_prefix = "audit/" + std::string(k_host_key_id) + "/checkpoints/";
+    auto listed = mem->list(cps_prefix);
+    ASSERT_TRUE(listed.ok());
+    std::string newest;
+    for (const auto& o : *listed) newest = std::max(newest, o.name);
+    auto bytes = mem->get(newest);
+    ASSERT_TRUE(bytes.ok());
+    std::string note(as_chars(*bytes));
+    note[note.size() - 5] ^= 0x01;  // inside the signature's base64
+    ASSERT_TRUE(mem->put(newest, as_bytes(note), store::PutMode::overwrite).ok());
+    auto refused = other.append(action("backup.run", 8));
+    ASSERT_FALSE(refused.ok());
+    EXPECT_EQ(refused.status().code(), Code::integrity) << refused.status().to_string();
+    EXPECT_FALSE(fs::exists(log_path()));
+}
+
 TEST_F(JournalTest, TornLastLineIsCutAndTheLogContinues) {
     Journal j = journal();
     append_n(j, 3);

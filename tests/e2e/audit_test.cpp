@@ -5,6 +5,9 @@
 
 #include <filesystem>
 
+#include "coffer/audit/merkle.h"
+#include "coffer/audit/note.h"
+#include "coffer/crypto/crypto.h"
 #include "e2e/cli_helpers.h"
 
 namespace coffer::e2e {
@@ -84,6 +87,25 @@ TEST_F(AuditCli, RotatedKeyOldKeyStillAnchorsAndAnAlteredExportFails) {
         run_process(coffer_bin(), {"audit", "verify", "--offline", out, "--trusted-key",
                                    "other+1234abcd+AdBT1vVe7EMVLGZR3mz+NqFhN5OlK3VSSpZCe0xw9ihw"});
     EXPECT_NE(other.exit_code, 0) << other.describe();
+    // An inclusion proof of an entry verifies against the newest checkpoint's root.
+    ASSERT_TRUE(crypto::init().ok());
+    RunResult proof = repo.run({"audit", "prove", "2"});
+    ASSERT_EQ(proof.exit_code, 0) << proof.describe();
+    nlohmann::json p = proof.json();
+    auto note = audit::parse_note(p["checkpoint"].get<std::string>());
+    ASSERT_TRUE(note.ok()) << note.status().to_string();
+    auto cp = audit::parse_checkpoint(note->text);
+    ASSERT_TRUE(cp.ok()) << cp.status().to_string();
+    EXPECT_EQ(cp->size, p["tree_size"].get<uint64_t>());
+    auto leaf = crypto::base64_decode(p["leaf"].get<std::string>());
+    ASSERT_TRUE(leaf);
+    std::vector<Id> path;
+    for (const auto& h : p["proof"])
+        path.push_back(Id::from(*crypto::base64_decode(h.get<std::string>())));
+    EXPECT_TRUE(audit::verify_inclusion(2, cp->size, audit::leaf_hash(*leaf), path, cp->root).ok());
+    EXPECT_FALSE(
+        audit::verify_inclusion(3, cp->size, audit::leaf_hash(*leaf), path, cp->root).ok());
+
     // The rotation is in the log, by whom.
     RunResult show = repo.run({"audit", "show", "--action", "audit.key"});
     EXPECT_TRUE(contains(show.out, "audit.key.activate")) << show.describe();

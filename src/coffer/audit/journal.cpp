@@ -11,6 +11,7 @@
 #include <set>
 
 #include "coffer/audit/entry.h"
+#include "coffer/audit/log_verify.h"
 #include "coffer/audit/merkle.h"
 #include "coffer/crypto/crypto.h"
 #include "coffer/util/file.h"
@@ -218,7 +219,18 @@ Status Journal::check_against_replica(std::vector<std::string>& leaves,
     if (!m_cfg.store) return ok_status();
     std::string prefix = "audit/" + m_cfg.host_key_id + "/";
     TRY_ASSIGN(auto cps, m_cfg.store->list(prefix + "checkpoints/"));
-    if (cps.empty()) return ok_status();
+    if (cps.empty()) {
+        // Segments without any checkpoint: a first replication cut short. A new local log would
+        // start a second history under the same origin; refuse rather than fork it.
+        TRY_ASSIGN(auto segments, m_cfg.store->list(prefix + "log/"));
+        if (leaves.empty() && !segments.empty())
+            return integrity_error(
+                "the repository holds audit segments for this host but no "
+                "checkpoint, and there is no local log in " +
+                m_cfg.dir + ": restore the local log, or move audit/" + m_cfg.host_key_id +
+                "/ aside in the repository");
+        return ok_status();
+    }
     std::string newest;
     for (const auto& o : cps) newest = std::max(newest, o.name);
     TRY_ASSIGN(Bytes bytes, m_cfg.store->get(newest));
@@ -226,14 +238,29 @@ Status Journal::check_against_replica(std::vector<std::string>& leaves,
     if (!parsed.ok()) return parsed.status().with_context("audit checkpoint " + newest);
     TRY_ASSIGN(Checkpoint cp, parse_checkpoint(parsed->text));
     if (leaves.empty()) {
-        // A new or wiped state directory: the repository's copy is the log.
+        // A new or wiped state directory: the repository's copy is the log, once it verifies
+        // against this host's own key, and only as far as its newest signed checkpoint: entries
+        // after it could have been put there by anyone with write access to the repository.
         TRY_ASSIGN(Replica r, read_replica());
-        if (r.leaves.size() < cp.size)
-            return corruption(
-                "the repository's audit log for this host is shorter than its "
-                "newest checkpoint (" +
-                std::to_string(r.leaves.size()) + " < " + std::to_string(cp.size) +
-                "): run coffer audit verify");
+        TRY_ASSIGN(std::string own_key, current_verifier_key());
+        if (own_key.empty())
+            return not_found("the repository holds this host's audit log but the signing key " +
+                             m_cfg.key_path +
+                             " is missing: put the key file back to continue the log");
+        TrustAnchor anchor{{own_key}, ""};
+        Report check = verify_log("", r.leaves, r.checkpoints, anchor);
+        if (check.status == LogStatus::failed || !check.has_newest)
+            return integrity_error(
+                "the repository's audit log for this host does not verify, so "
+                "it is not adopted: " +
+                check.summary() + " (run coffer audit verify)");
+        r.leaves.resize(check.newest.size);
+        while (!r.checkpoints.empty()) {
+            auto n = parse_note(r.checkpoints.back());
+            auto c = n.ok() ? parse_checkpoint(n->text) : Result<Checkpoint>(n.status());
+            if (c.ok() && c->size <= r.leaves.size()) break;
+            r.checkpoints.pop_back();
+        }
         std::string log, cpl;
         for (const auto& l : r.leaves) log += l + "\n";
         for (const auto& c : r.checkpoints)

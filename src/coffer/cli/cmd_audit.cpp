@@ -10,6 +10,7 @@
 #include "coffer/audit/journal.h"
 #include "coffer/audit/log_verify.h"
 #include "coffer/audit/merkle.h"
+#include "coffer/audit/utf8.h"
 #include "coffer/backup/file_cache.h"
 #include "coffer/cli/common.h"
 #include "coffer/crypto/crypto.h"
@@ -39,6 +40,23 @@ std::string host_name() {
     char buf[256] = {};
     if (::gethostname(buf, sizeof buf - 1) != 0) return "";
     return buf;
+}
+
+// Canonical JSON takes only UTF-8: a path or message in another encoding keeps its ASCII and
+// gets '?' for each byte that is not part of a valid sequence, so the entry can still be written.
+std::string valid_utf8(const std::string& s) {
+    std::string out;
+    for (size_t i = 0; i < s.size();) {
+        size_t start = i;
+        uint32_t cp = 0;
+        if (audit::detail::next_code_point(s, i, cp)) {
+            out.append(s, start, i - start);
+        } else {
+            out += '?';
+            i = start + 1;
+        }
+    }
+    return out;
 }
 
 std::string host_key_path(const GlobalOptions& g) {
@@ -75,7 +93,8 @@ Result<audit::Journal> open_journal(GlobalOptions& g, bool with_store) {
 audit::Action make_action(const std::string& action, const std::string& target,
                           const std::string& outcome, const std::string& error,
                           const nlohmann::json& details) {
-    return audit::Action{actor(), host_name(), action, target, outcome, error, details};
+    return audit::Action{actor(), host_name(),       action, valid_utf8(target),
+                         outcome, valid_utf8(error), details};
 }
 
 }  // namespace
@@ -245,10 +264,12 @@ int run_verify(GlobalOptions& g, const AuditArgs& a) {
     auto j = open_journal(g, true);
     if (!j.ok()) return fail(j.status());
     std::vector<std::string> leaves, cps;
-    if (Status s = j->load(leaves, cps); !s.ok()) return fail(s);
+    // The repository's copy first, then the local log: an append in between only makes the
+    // local one longer, which is what it may be.
     auto replica = j->read_replica();
     if (!replica.ok())
         return fail(replica.status().with_context("reading audit/ in the repository"));
+    if (Status s = j->load(leaves, cps); !s.ok()) return fail(s);
     if (leaves.empty() && replica->leaves.empty())
         return fail(not_found("no audit log yet for host key " + host_key_path(g)));
     // This host's own key is an anchor for its own log; so is the newest checkpoint an earlier
@@ -266,7 +287,12 @@ int run_verify(GlobalOptions& g, const AuditArgs& a) {
         code = std::max(code, print_report(g, "local log", local));
     }
     if (!replica->leaves.empty()) {
-        audit::Report rep = audit::verify_log("", replica->leaves, replica->checkpoints, anchor);
+        // The checkpoint an earlier verify saw came from the local log, which may be ahead of
+        // the repository by what was not copied yet: it anchors the local log only.
+        audit::TrustAnchor replica_anchor = anchor;
+        if (a.trusted_checkpoint.empty()) replica_anchor.trusted_checkpoint.clear();
+        audit::Report rep =
+            audit::verify_log("", replica->leaves, replica->checkpoints, replica_anchor);
         code = std::max(code, print_report(g, "repository copy", rep));
         // The copies must agree: the repository's is a prefix of the local one (the local may
         // be ahead by what was not replicated yet).
@@ -319,6 +345,10 @@ int run_prove(GlobalOptions& g, const AuditArgs& a) {
     if (!parsed.ok()) return fail(parsed.status());
     auto cp = audit::parse_checkpoint(parsed->text);
     if (!cp.ok()) return fail(cp.status());
+    if (cp->size > leaves.size())
+        return fail(integrity_error("the newest checkpoint covers " + std::to_string(cp->size) +
+                                    " entries but the log has " + std::to_string(leaves.size()) +
+                                    ": run coffer audit verify"));
     if (a.entry >= cp->size)
         return fail(not_found("entry " + std::to_string(a.entry) +
                               " is not covered by the newest checkpoint (size " +

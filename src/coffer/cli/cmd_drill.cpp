@@ -99,20 +99,33 @@ int run_drill(GlobalOptions& g, const DrillArgs& a) {
 
     if (!a.report.empty()) {
         std::string html = drill::render_html(r, history);
-        Status st = write_file_atomic(a.report, as_bytes(html), 0644);
+        Status st = write_file_atomic(a.report, as_bytes(html), 0600);
         std::string json_path = a.report.size() > 5 && a.report.ends_with(".html")
                                     ? a.report.substr(0, a.report.size() - 5) + ".json"
                                     : a.report + ".json";
-        if (st.ok()) st = write_file_atomic(json_path, as_bytes(r.dump(2) + "\n"), 0644);
+        if (st.ok()) st = write_file_atomic(json_path, as_bytes(r.dump(2) + "\n"), 0600);
         if (!st.ok()) return fail(st.with_context("the drill ran but its report was not written"));
     }
-    // The audit entry carries the whole result (no secrets: names, counts, times).
-    g.audit.details = {{"drill", r}};
+    // The audit entry, replicated in clear to the repository, carries the result without the
+    // checks' details: an SQL check's value is production data. The report keeps them.
+    nlohmann::json recorded = r;
+    for (auto& c : recorded["checks"]) c.erase("detail");
+    if (recorded.contains("error")) recorded["error"] = "the drill did not complete";
+    g.audit.details = {{"drill", recorded}};
     if (g.json)
         print_json(r);
     else
         std::fputs(drill::render_text(r).c_str(), stdout);
-    if (!r.value("ok", false)) return k_exit_integrity;
+    if (!r.value("ok", false)) {
+        std::string why = r.value("error", std::string());
+        for (const auto& c : r["checks"])
+            if (why.empty() && !c.value("ok", false))
+                why = "check '" + c.value("check", std::string()) + "' failed";
+        if (why.empty() && r.contains("cleanup_errors"))
+            why = "its scratch targets were not removed";
+        fail(integrity_error("drill of set '" + set->name + "' failed: " + why));
+        return k_exit_integrity;
+    }
     bool missed = (r["rto"].contains("met") && !r["rto"]["met"].get<bool>()) ||
                   (r["rpo"].contains("met") && !r["rpo"]["met"].get<bool>());
     return missed ? k_exit_incomplete : k_exit_ok;

@@ -58,7 +58,11 @@ Result<nlohmann::json> run(repo::Repository& repository, const config::SetConfig
         }
         source::RestoreRequest req{&src, node->subtree, "", "", ""};
         if (src.type == config::SourceType::postgres) {
-            req.into_database = "coffer_drill_" + id;
+            // One scratch database per PostgreSQL source: two may share a server.
+            req.into_database =
+                "coffer_drill_" + id +
+                (made_databases.empty() ? std::string()
+                                        : "_" + std::to_string(made_databases.size()));
             made_databases.emplace_back(&src, req.into_database);
             databases.push_back(req.into_database);
         } else {
@@ -100,7 +104,9 @@ Result<nlohmann::json> run(repo::Repository& repository, const config::SetConfig
     }
     phases.push_back({{"name", "cleanup"}, {"seconds", since(t)}});
 
-    bool all_ok = failure.ok();
+    // A scratch copy left behind (a full copy of production on its server) is a failed drill:
+    // the daemon alerts on it.
+    bool all_ok = failure.ok() && cleanup_errors.empty();
     for (const auto& c : checks) all_ok = all_ok && c["ok"].get<bool>();
     nlohmann::json rto_j = {{"measured_s", rto}};
     if (set.rto_seconds) {

@@ -121,7 +121,9 @@ Result<Outcome> mirror(store::Store& from, store::Store& to, const Options& opti
         std::mutex mu;
         Status first_error = ok_status();
         {
-            unsigned threads = group == "snapshots/" ? 1 : options.threads;
+            // One at a time for snapshots (oldest first) and audit/ (segments first): the order
+            // is the point.
+            unsigned threads = group == "snapshots/" || group == "audit/" ? 1 : options.threads;
             ThreadPool pool(threads, threads * 2);
             for (const auto& name : todo) {
                 pool.submit([&, name] {

@@ -466,7 +466,14 @@ Status postgres_drop_scratch(const config::SourceConfig& source, const std::stri
     auto opened = pg::Conn::open(target, "postgres");
     if (!opened.ok()) opened = pg::Conn::open(target, "template1");
     TRY(opened.status());
-    return (*opened)->exec("DROP DATABASE IF EXISTS " + pg::ident(name) + " WITH (FORCE)");
+    auto& admin = *opened;
+    // FORCE (which ends other sessions first) exists from PostgreSQL 13; before it, end them.
+    if (admin->server_version() < 130000)
+        (void)admin->exec(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = " +
+            pg::literal(name));
+    return admin->exec("DROP DATABASE IF EXISTS " + pg::ident(name) +
+                       (admin->server_version() >= 130000 ? " WITH (FORCE)" : ""));
 }
 
 std::string postgres_describe(const config::SourceConfig& source) {
