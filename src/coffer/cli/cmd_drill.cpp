@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 
 #include "coffer/cli/common.h"
 #include "coffer/drill/drill.h"
@@ -39,14 +40,14 @@ void revive_seconds(nlohmann::json& j) {
 
 }  // namespace
 
-std::vector<nlohmann::json> drills_of(GlobalOptions& g, const std::string& set) {
-    std::vector<nlohmann::json> out;
+std::map<std::string, std::vector<nlohmann::json>> drills_by_set(GlobalOptions& g) {
+    std::map<std::string, std::vector<nlohmann::json>> out;
     for (auto& e : audit_entries(g, "drill")) {
-        if (!e["details"].contains("drill") || e["details"]["drill"].value("set", "") != set)
-            continue;
+        if (!e["details"].contains("drill")) continue;
         nlohmann::json d = e["details"]["drill"];
         revive_seconds(d);
-        out.push_back(std::move(d));
+        std::string set = d.value("set", "");
+        out[set].push_back(std::move(d));
     }
     return out;
 }
@@ -56,9 +57,7 @@ namespace {
 int run_drill(GlobalOptions& g, const DrillArgs& a) {
     auto cfg = load_config(g);
     if (!cfg.ok()) return fail(cfg.status());
-    const config::SetConfig* set = nullptr;
-    for (const auto& s : cfg->sets)
-        if (s.name == a.set) set = &s;
+    const config::SetConfig* set = cfg->find_set(a.set);
     if (!set)
         return fail(not_found("no backup set '" + a.set + "' in " + cfg->path +
                               ": see coffer config check"));
@@ -94,7 +93,7 @@ int run_drill(GlobalOptions& g, const DrillArgs& a) {
     nlohmann::json& r = *result;
 
     // Earlier drills of this set, newest first, from the audit log.
-    std::vector<nlohmann::json> history = drills_of(g, set->name);
+    std::vector<nlohmann::json> history = drills_by_set(g)[set->name];
     std::reverse(history.begin(), history.end());
 
     if (!a.report.empty()) {

@@ -69,6 +69,7 @@ int run_status(GlobalOptions& g) {
     const int64_t now = repo::now_unix_ns();
     bool violated = false;
     nlohmann::json sets = nlohmann::json::array();
+    auto drills_of_set = drills_by_set(g);  // one read of the audit log for every set
     for (const auto& set : cfg->sets) {
         nlohmann::json js = {{"set", set.name}};
         if (set.rpo_seconds) js["rpo"] = retention::format_duration(*set.rpo_seconds);
@@ -117,7 +118,7 @@ int run_status(GlobalOptions& g) {
         if (set.rto_seconds) js["rto"] = retention::format_duration(*set.rto_seconds);
         // The last restore drill, from this host's audit log: a failed one, or none within
         // drill_every, is a violated objective like a LATE snapshot.
-        auto drills = drills_of(g, set.name);
+        const auto& drills = drills_of_set[set.name];
         js["last_drill"] = nullptr;
         if (!drills.empty()) {
             const nlohmann::json& d = drills.back();

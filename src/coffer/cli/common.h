@@ -128,8 +128,8 @@ Status audit_now(GlobalOptions& g, const std::string& action, const std::string&
 void audit_command(GlobalOptions& g, const std::string& action, int exit_code);
 // This host's audit entries with the given action, oldest first (empty without a log).
 std::vector<nlohmann::json> audit_entries(GlobalOptions& g, const std::string& action);
-// The drills of a set recorded in this host's audit log (each the drill's JSON), oldest first.
-std::vector<nlohmann::json> drills_of(GlobalOptions& g, const std::string& set);
+// The drills recorded in this host's audit log (each the drill's JSON) by set, oldest first.
+std::map<std::string, std::vector<nlohmann::json>> drills_by_set(GlobalOptions& g);
 void print_json(const nlohmann::json& j);
 
 // A progress line on stderr that rewrites itself, only when stderr is a terminal.

@@ -95,13 +95,6 @@ std::string_view parent_of(std::string_view name) {
     return slash == std::string_view::npos ? std::string_view{} : name.substr(0, slash);
 }
 
-Status fsync_dir(const std::string& dir) {
-    Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (fd.get() < 0) return errno_status("open directory " + dir + " for fsync", errno);
-    if (::fsync(fd.get()) != 0) return errno_status("fsync directory " + dir, errno);
-    return ok_status();
-}
-
 // Reads exactly out.size() bytes at offset; Code::corruption if the file ends first.
 Status pread_all(int fd, std::span<uint8_t> out, uint64_t offset, const std::string& path) {
     size_t done = 0;
