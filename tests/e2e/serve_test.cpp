@@ -192,6 +192,14 @@ TEST_F(ServeCli, BacksUpOnScheduleAppliesRetentionAndReportsThroughMetricsStatus
     }
     EXPECT_TRUE(posted) << "the webhook got no job_failed event for 'broken'";
 
+    // The daemon's jobs ran as coffer commands, so each is in the audit log: the scheduled
+    // backups of 'app', the failed one of 'broken'.
+    RunResult audit = coffer({"audit", "show", "--json"});
+    ASSERT_EQ(audit.exit_code, 0) << audit.describe();
+    EXPECT_TRUE(contains(audit.out, "\"action\":\"backup\"")) << audit.out;
+    EXPECT_TRUE(contains(audit.out, "\"outcome\":\"failed\"")) << audit.out;
+    EXPECT_TRUE(contains(audit.out, "\"target\":\"set app\"")) << audit.out;
+
     RunResult status = coffer({"status", "--json"});
     EXPECT_EQ(status.exit_code, 0) << status.describe();
     nlohmann::json st = status.json();
