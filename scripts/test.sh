@@ -13,18 +13,22 @@ cmake --build --preset ci -j "$jobs"
 export COFFER_CACHE_DIR
 COFFER_CACHE_DIR=$(mktemp -d)
 # Test servers on 127.0.0.1, installed and started here, stopped on exit: PostgreSQL
-# (COFFER_TEST_PG_*) and an S3 server, s3rver (COFFER_TEST_S3_ENDPOINT and AWS_*).
+# (COFFER_TEST_PG_*, and a second cluster) and an S3 server, s3rver (COFFER_TEST_S3_ENDPOINT and AWS_*).
 servers=$(mktemp -d)
 chmod 755 "$servers"  # the PostgreSQL server runs as the postgres user
 cleanup() {
   scripts/s3rver.sh stop || true
   scripts/postgres.sh stop "$servers/pg" || true
+  scripts/postgres.sh stop "$servers/pg2" || true
   rm -rf "$COFFER_CACHE_DIR" "$servers"
 }
 trap cleanup EXIT
 # Through a variable: `eval "$(cmd)"` would hide a failing cmd from set -e.
 pg_env=$(scripts/postgres.sh start "$servers/pg")
 eval "$pg_env"
+# A second cluster, the separate server drills load their scratch databases on (COFFER_TEST_PG2_*).
+pg2_env=$(scripts/postgres.sh start "$servers/pg2")
+eval "${pg2_env//COFFER_TEST_PG_/COFFER_TEST_PG2_}"
 s3_env=$(scripts/s3rver.sh start)
 eval "$s3_env"
 ctest --preset ci -j "$jobs" --timeout 600 "$@"

@@ -892,6 +892,123 @@ source = [{ name = "x", type = "sqlite", path = "/x" }]
     EXPECT_EQ(p.size(), 2u) << join(p);
 }
 
+// The drill's scratch targets (drill_dsn, drill_url) and its decrypt and https checks.
+TEST(Config, DrillTargetsAndChecks) {
+    Config c = parse_ok(R"([repository]
+url = "/r"
+[[set]]
+name = "a"
+[[set.source]]
+name = "db"
+type = "postgres"
+dsn = "postgresql://app@10.0.0.5/app"
+drill_dsn = "postgresql://drill@127.0.0.1/postgres"
+[[set.source]]
+name = "rec"
+type = "s3"
+url = "s3:http://127.0.0.1:9000/rec"
+drill_url = "s3:http://127.0.0.1:9000/drills"
+[[set.source]]
+name = "conf"
+type = "files"
+paths = ["/etc/app/"]
+[[set.drill_check]]
+name = "key"
+source = "conf"
+decrypt = "/etc/coffer/canary.bin"
+key_file = "/etc/app/master.key"
+expect = "hello"
+[[set.drill_check]]
+name = "tls"
+http = "https://127.0.0.1:8443/healthz"
+ca_file = "/etc/coffer/ca.pem"
+)");
+    const auto& set = c.sets[0];
+    EXPECT_EQ(set.sources[0].drill_dsn_or_dsn(), "postgresql://drill@127.0.0.1/postgres");
+    EXPECT_EQ(set.sources[1].drill_url, "s3:http://127.0.0.1:9000/drills");
+    ASSERT_EQ(set.drill_checks.size(), 2u);
+    EXPECT_EQ(set.drill_checks[0].key_file, "/etc/app/master.key");
+    EXPECT_EQ(set.drill_checks[1].ca_file, "/etc/coffer/ca.pem");
+
+    auto p = problems_of(R"([repository]
+url = "/r"
+[[set]]
+name = "a"
+[[set.source]]
+name = "rec"
+type = "s3"
+url = "s3:http://127.0.0.1:9000/rec/live"
+drill_url = "s3:http://127.0.0.1:9000/rec/live/drills"
+[[set.source]]
+name = "conf"
+type = "files"
+paths = ["/etc/app"]
+drill_url = "s3:http://127.0.0.1:9000/x"
+[[set.drill_check]]
+name = "key"
+source = "conf"
+decrypt = "canary.bin"
+key_file = "/etc/other/master.key"
+[[set.drill_check]]
+name = "tls"
+http = "http://127.0.0.1/healthz"
+ca_file = "/ca.pem"
+)");
+    EXPECT_TRUE(has(p, 5, {"source 'rec': drill_url overlaps source 'rec' of set 'a'"})) << join(p);
+    EXPECT_TRUE(has(p, 14, {"drill_url"})) << join(p);
+    EXPECT_TRUE(has(p, 15, {"decrypt must be an absolute path"})) << join(p);
+    EXPECT_TRUE(has(p, 15, {"expect is required with decrypt"})) << join(p);
+    EXPECT_TRUE(has(p, 15, {"'/etc/other/master.key' is not under any of source 'conf' paths"}))
+        << join(p);
+    EXPECT_TRUE(has(p, 20, {"ca_file is only for an https:// check"})) << join(p);
+    EXPECT_EQ(p.size(), 6u) << join(p);
+
+    // Nor into the repository or a mirror; key_file must be a plain path inside the source,
+    // and only with decrypt.
+    p = problems_of(R"([repository]
+url = "s3:http://127.0.0.1:9000/backups/coffer"
+mirrors = ["s3:http://127.0.0.1:9001/dr"]
+[[set]]
+name = "a"
+[[set.source]]
+name = "r1"
+type = "s3"
+url = "s3:http://127.0.0.1:9000/rec"
+drill_url = "s3:http://127.0.0.1:9000/backups"
+[[set.source]]
+name = "r2"
+type = "s3"
+url = "s3:http://127.0.0.1:9000/rec2"
+drill_url = "s3:http://127.0.0.1:9001/dr/drills/"
+[[set.source]]
+name = "all"
+type = "files"
+paths = ["/"]
+[[set.drill_check]]
+name = "dots"
+source = "all"
+decrypt = "/c"
+key_file = "/etc/app/../../root/key"
+expect = "x"
+[[set.drill_check]]
+name = "fine"
+source = "all"
+decrypt = "/c"
+key_file = "/etc/app/key"
+expect = "x"
+[[set.drill_check]]
+name = "stray"
+http = "http://127.0.0.1/"
+key_file = "/etc/app/key"
+)");
+    EXPECT_TRUE(has(p, 6, {"source 'r1': drill_url overlaps the repository"})) << join(p);
+    EXPECT_TRUE(has(p, 11, {"source 'r2': drill_url overlaps a mirror"})) << join(p);
+    EXPECT_TRUE(has(p, 20, {"'/etc/app/../../root/key' must be an absolute path without"}))
+        << join(p);
+    EXPECT_TRUE(has(p, 32, {"key_file is only for a decrypt check"})) << join(p);
+    EXPECT_EQ(p.size(), 4u) << join(p);
+}
+
 TEST(ConfigErrors, BadSchedule) {
     auto p = problems_of(R"([repository]
 url = "/r"

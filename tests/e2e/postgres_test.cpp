@@ -502,5 +502,78 @@ TEST_F(PostgresTest, DrillOfAPostgresSqliteAndFilesSetAndAMissingTable) {
     EXPECT_EQ(read_file(lite), lite_before) << "a drill changed the live SQLite file";
 }
 
+// With drill_dsn the scratch database goes to that server, never the live one: checked there
+// and dropped there. A drill killed after loading it leaves the database behind; the next drill
+// drops it through the record the killed one left in its scratch directory.
+TEST_F(PostgresTest, DrillUsesTheConfiguredDrillServerAndDropsWhatAKilledDrillLeft) {
+    const std::string port2 = env_or_empty("COFFER_TEST_PG2_PORT");
+    if (port2.empty()) {
+        if (env_or_empty("CI") == "true") FAIL() << "COFFER_TEST_PG2_PORT is not set";
+        GTEST_SKIP() << "no second PostgreSQL server: run through scripts/test.sh";
+    }
+    const std::string drill_server =
+        "postgresql://postgres:" + env_or_empty("COFFER_TEST_PG2_PASSWORD") + "@" + host + ":" +
+        port2 + "/postgres";
+    auto on_drill_server = [&](const std::string& sql) {
+        RunOptions o;
+        o.env = {{"PGPASSWORD", env_or_empty("COFFER_TEST_PG2_PASSWORD")}};
+        RunResult r = run_process(env_or_empty("COFFER_TEST_PG_BIN") + "/psql",
+                                  {"-X", "-q", "-At", "-h", host, "-p", port2, "-U", "postgres",
+                                   "-d", "postgres", "-c", sql},
+                                  o);
+        if (r.exit_code != 0) throw std::runtime_error("psql on the drill server: " + r.describe());
+        while (!r.out.empty() && r.out.back() == '\n') r.out.pop_back();
+        return r.out;
+    };
+    auto scratch_databases = [&](auto&& query) {
+        return query("SELECT count(*) FROM pg_database WHERE datname LIKE 'coffer\\_drill\\_%'");
+    };
+    auto live_scratch = [&](const std::string& sql) { return psql("postgres", sql); };
+    const std::string extra = "roles = false\ndrill_dsn = " + toml(drill_server) + "\n";
+    write_config(dsn(db), extra);
+    RunResult b = coffer({"backup", "--set", "platform", "--json"});
+    ASSERT_EQ(b.exit_code, 0) << b.describe();
+    const std::string before_live = scratch_databases(live_scratch);
+
+    RunResult kept = coffer({"drill", "--set", "platform", "--keep", "--json"});
+    ASSERT_EQ(kept.exit_code, 0) << kept.describe();
+    const std::string kept_db = kept.json()["scratch"]["databases"][0];
+    EXPECT_EQ(on_drill_server("SELECT count(*) FROM pg_database WHERE datname = '" + kept_db + "'"),
+              "1");
+    EXPECT_FALSE(database_exists(kept_db)) << "the scratch database went to the live server";
+    EXPECT_EQ(checks_of(kept.json())["row count public.pgbench_accounts"],
+              "ok: 100000 rows, 100000 recorded");
+    on_drill_server("DROP DATABASE " + kept_db + " WITH (FORCE)");
+    force_remove_all(kept.json()["scratch"]["dir"]);
+
+    write_config(dsn(db), extra + "[[set.drill_check]]\nname = \"slow\"\ncommand = " +
+                              toml("touch \"$COFFER_DRILL_DIR.started\"; kill -KILL $PPID; "
+                                   "sleep 5") +
+                              "\n");
+    RunResult killed = coffer({"drill", "--set", "platform"});
+    EXPECT_EQ(killed.exit_code, 137) << killed.describe();
+    bool started = false;
+    for (const auto& e : std::filesystem::directory_iterator(tmp))
+        started = started || e.path().string().ends_with(".started");
+    ASSERT_TRUE(started) << "killed before the database was loaded";
+    EXPECT_EQ(scratch_databases(on_drill_server), "1") << "the killed drill's database";
+
+    write_config(dsn(db), extra);
+    RunResult next = coffer({"drill", "--set", "platform"});
+    EXPECT_EQ(next.exit_code, 0) << next.describe();
+    EXPECT_TRUE(contains(next.err, ", 1 scratch database(s), 0 scratch prefix(es)"))
+        << next.describe();
+    EXPECT_EQ(scratch_databases(on_drill_server), "0");
+    EXPECT_EQ(scratch_databases(live_scratch), before_live);
+
+    // An unreachable drill server fails the drill and names it; the live server is not used.
+    write_config(dsn(db),
+                 "roles = false\ndrill_dsn = \"postgresql://postgres@127.0.0.1:1/postgres\"\n");
+    RunResult down = coffer({"drill", "--set", "platform"});
+    EXPECT_EQ(down.exit_code, 5) << down.describe();
+    EXPECT_TRUE(contains(down.err, "restore of source 'db'")) << down.describe();
+    EXPECT_EQ(scratch_databases(live_scratch), before_live);
+}
+
 }  // namespace
 }  // namespace coffer::e2e

@@ -61,13 +61,13 @@ protected:
         }
         return out;
     }
-    void write_config(const std::string& url) const {
+    void write_config(const std::string& url, const std::string& extra = "") const {
         write_file(cfg, "[repository]\nurl = " + toml(repo.repo) +
                             "\nhost_key = " + toml(repo.host_key) +
                             "\nrecovery_key_file = " + toml(repo.recovery_key) +
                             "\n\n[[set]]\nname = \"platform\"\n"
                             "[[set.source]]\nname = \"recordings\"\ntype = \"s3\"\nurl = " +
-                            toml(url) + "\n");
+                            toml(url) + "\n" + extra);
     }
     RunResult coffer(const std::vector<std::string>& args) const {
         std::vector<std::string> all{"--config", cfg};
@@ -173,6 +173,49 @@ TEST_F(S3SourceTest, UnreachableOrMissingBucketFailsWithoutASnapshot) {
     RunResult snaps = coffer({"snapshots", "--json"});
     ASSERT_EQ(snaps.exit_code, 0) << snaps.describe();
     EXPECT_EQ(snaps.json().size(), 0u);
+}
+
+// With drill_url a drill puts the objects back into a scratch prefix there and checks each
+// one's size, MD5 and metadata as a restore into a bucket does, then empties the prefix. The
+// live bucket is untouched. A drill_url inside the live url is refused as a config error.
+TEST_F(S3SourceTest, DrillPutsTheObjectsIntoAScratchPrefixChecksThemAndEmptiesIt) {
+    if (endpoint.empty()) GTEST_SKIP() << "no S3 server";
+    const std::string drills = s3::testing::fresh_bucket();
+    write_config("s3:" + endpoint + "/" + bucket + "/recordings",
+                 "drill_url = " + toml("s3:" + endpoint + "/" + drills + "/drills") + "\n");
+    ASSERT_FALSE(backup().empty());
+    auto live_before = bucket_contents(bucket);
+
+    RunResult kept = coffer({"drill", "--set", "platform", "--keep", "--json"});
+    ASSERT_EQ(kept.exit_code, 0) << kept.describe();
+    const nlohmann::json k = kept.json();
+    ASSERT_EQ(k["scratch"]["prefixes"].size(), 1u) << kept.out;
+    const std::string prefix = k["scratch"]["prefixes"][0];
+    EXPECT_TRUE(contains(prefix, "/" + drills + "/drills/coffer-drill-")) << prefix;
+    bool objects_checked = false;
+    for (const auto& c : k["checks"])
+        if (c["check"] == "objects")
+            objects_checked = c["ok"].get<bool>() &&
+                              contains(c["detail"], "4 recorded, 4 with matching checksum");
+    EXPECT_TRUE(objects_checked) << kept.out;
+    auto scratch = bucket_contents(drills, "drills/");
+    ASSERT_EQ(scratch.size(), 4u);
+    const std::string id = prefix.substr(prefix.rfind('/') + 1);
+    EXPECT_EQ(scratch["drills/" + id + "/2026/session-1.cast"],
+              live_before["recordings/2026/session-1.cast"]);
+
+    RunResult d = coffer({"drill", "--set", "platform", "--json"});
+    ASSERT_EQ(d.exit_code, 0) << d.describe();
+    EXPECT_EQ(bucket_contents(drills, "drills/").size(), 4u) << "only the kept drill's objects";
+    EXPECT_EQ(bucket_contents(bucket), live_before) << "a drill changed the live bucket";
+
+    write_config("s3:" + endpoint + "/" + bucket + "/recordings",
+                 "drill_url = " + toml("s3:" + endpoint + "/" + bucket + "/recordings/x") + "\n");
+    RunResult inside = coffer({"drill", "--set", "platform"});
+    EXPECT_EQ(inside.exit_code, 2) << inside.describe();
+    EXPECT_TRUE(contains(inside.err, "drill_url overlaps source 'recordings'"))
+        << inside.describe();
+    EXPECT_EQ(bucket_contents(bucket), live_before);
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <filesystem>
 #include <mutex>
 #include <thread>
 
@@ -98,7 +99,9 @@ protected:
     }
     RunResult coffer(std::vector<std::string> args, RunOptions o = {}) const {
         args.insert(args.begin(), {"--config", cfg});
-        o.env = repo.base_env();
+        auto env = repo.base_env();
+        for (const auto& [k, v] : o.env) env[k] = v;
+        o.env = env;
         return run_process(coffer_bin(), args, o);
     }
     size_t snapshots_of(const std::string& set) const {
@@ -227,6 +230,75 @@ TEST_F(ServeCli, BacksUpOnScheduleAppliesRetentionAndReportsThroughMetricsStatus
     RunResult late = coffer({"status"});
     EXPECT_EQ(late.exit_code, 3) << late.describe();
     EXPECT_TRUE(contains(late.out, "set app: LATE")) << late.out;
+}
+
+// drill_schedule: the daemon drills each set on its own schedule, between its backups. The
+// passing drill is a job like any other; the failing one alerts through the webhook, as a
+// failed backup does. Both are in the audit log and in status.
+TEST_F(ServeCli, DrillsOnScheduleAndAlertsOnAFailedOne) {
+    WebhookReceiver hook;
+    auto set = [&](const std::string& name, const std::string& check) {
+        return "[[set]]\nname = " + toml(name) +
+               "\nschedule = \"@every 2s\"\ndrill_schedule = \"@every 3s\"\n"
+               "[[set.source]]\nname = \"files\"\ntype = \"files\"\npaths = [" +
+               toml(data) + "]\n[[set.drill_check]]\nname = \"probe\"\ncommand = " + toml(check) +
+               "\n\n";
+    };
+    write_file(
+        cfg, "[repository]\nrecovery_key_file = " + toml(repo.recovery_key) + "\n" +
+                 head("webhook_url = \"http://127.0.0.1:" + std::to_string(hook.port()) + "/hook\"")
+                     .substr(std::string("[repository]\n").size()) +
+                 set("app", "test -s \"$COFFER_DRILL_FILES_PATH" + data + "/app.conf\"") +
+                 set("bad", "echo the probe failed >&2; exit 1"));
+    auto o_tmp = [&] {
+        RunOptions o;
+        o.env["TMPDIR"] = tmp.path();
+        return o;
+    };
+    RunOptions o = o_tmp();
+    o.term_after_ms = 8000;
+    RunResult serve = coffer({"serve"}, o);
+    ASSERT_EQ(serve.exit_code, 0) << serve.describe();
+    int app_drills = 0, bad_drills = 0;
+    for (const auto& e : json_lines(serve.out)) {
+        if (e.value("job", "") != "drill") continue;
+        if (e["event"] == "job_finished" && e["set"] == "app" && e["outcome"] == "ok") app_drills++;
+        // A drill due before the set's first backup fails for want of a snapshot; the later
+        // ones fail on the check.
+        if (e["event"] == "job_failed" && e["set"] == "bad" &&
+            contains(e["error"].get<std::string>(), "check 'probe' failed"))
+            bad_drills++;
+    }
+    EXPECT_GE(app_drills, 1) << serve.out;
+    EXPECT_GE(bad_drills, 1) << serve.out;
+    bool alerted = false;
+    for (const auto& b : hook.bodies()) {
+        auto j = nlohmann::json::parse(b, nullptr, false);
+        alerted |= j.is_object() && j["set"] == "bad" && j.value("job", "") == "drill";
+    }
+    EXPECT_TRUE(alerted) << "the failed drill raised no webhook event";
+
+    RunResult status = coffer({"status", "--json"});
+    const nlohmann::json st = status.json();
+    ASSERT_TRUE(st.is_object()) << status.describe();
+    for (const auto& s : st["sets"]) {
+        ASSERT_TRUE(s.contains("last_drill")) << s.dump();
+        EXPECT_EQ(s["last_drill"]["ok"], s["set"] == "app") << s.dump();
+    }
+    EXPECT_EQ(status.exit_code, 3) << "the failed drill is a violated objective";
+    // The daemon's state database has each drill, with the snapshot it restored.
+    RunResult runs = run_process("/usr/bin/sqlite3",
+                                 {tmp / "state/state.db",
+                                  "SELECT count(*) FROM runs WHERE job = 'drill' AND set_name = "
+                                  "'app' AND outcome = 'ok' AND length(snapshot) = 64"});
+    ASSERT_EQ(runs.exit_code, 0) << runs.describe();
+    EXPECT_GE(std::stoi(runs.out), 1) << runs.describe();
+    // A drill the SIGTERM cut short may have left its scratch directory; the next drill
+    // removes it, and leaves none of its own.
+    RunResult manual = coffer({"drill", "--set", "app"}, o_tmp());
+    EXPECT_EQ(manual.exit_code, 0) << manual.describe();
+    for (const auto& e : std::filesystem::directory_iterator(tmp.path()))
+        EXPECT_FALSE(e.path().filename().string().starts_with("coffer-drill-")) << e.path();
 }
 
 TEST_F(ServeCli, SigtermAbortsARunningBackupAndLeavesNoSnapshot) {

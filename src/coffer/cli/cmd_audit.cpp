@@ -121,7 +121,8 @@ void audit_command(GlobalOptions& g, const std::string& action, int exit_code) {
     // new machine; a broken key file, which the command itself reported): not recorded, as
     // docs/audit.md states.
     if (!journal.ok()) return;
-    auto a = journal->append(make_action(action, g.audit.target, outcome,
+    auto a = journal->append(make_action(g.audit.action.empty() ? action : g.audit.action,
+                                         g.audit.target, outcome,
                                          exit_code == k_exit_ok ? "" : last_error(), details));
     Status st = a.status();
     // A failed command has said what failed in one line; the audit's own trouble then waits

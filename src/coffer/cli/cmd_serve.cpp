@@ -108,6 +108,9 @@ public:
         Status st = (*p)->wait("coffer " + job);
         int code = (*p)->exit_code();
         auto j = nlohmann::json::parse(out, nullptr, false);
+        // The snapshot a drill restored, passed or failed; the rest of its result is in the
+        // audit log.
+        if (job == "drill" && j.is_object()) r.snapshot = j.value("snapshot_id", "");
         if (code == 0) {
             r.outcome = "ok";
             if (job == "backup" && j.is_object()) {

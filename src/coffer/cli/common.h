@@ -50,6 +50,7 @@ struct GlobalOptions {
     // the command returns): a target, and details such as bytes, counts and durations. Never a
     // secret.
     struct {
+        std::string action;  // when not the command's name (a subcommand: "drill-canary")
         std::string target;
         nlohmann::json details = nlohmann::json::object();
         bool recorded = false;  // the command wrote its own entry

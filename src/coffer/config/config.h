@@ -31,11 +31,12 @@
 //       postgres: dsn (required, a libpq URI or "key=value" string; a password in it is passed
 //                 to pg_dump/psql through PGPASSWORD, never argv), pg_dump, pg_dumpall, psql
 //                 (program paths, default their names), roles (bool, default true: dump roles
-//                 too; needs a superuser)
+//                 too; needs a superuser), drill_dsn (the server drills use; default dsn)
 //       sqlite:   path (required)
 //       files:    paths (required, non-empty array), exclude (array of globs)
 //       s3:       url (required, "s3:http(s)://host[:port]/bucket[/prefix]"), access_key_id,
-//                 secret_access_key, region (strings; default from AWS_* environment)
+//                 secret_access_key, region (strings; default from AWS_* environment),
+//                 drill_url (same form, outside url: where drills put the objects back)
 //       command:  backup_command (required), restore_command (string)
 //   [server]      optional, for `coffer serve`: state_dir (absolute path), listen ("host:port",
 //                 host a literal IP address, IPv6 in brackets, or "localhost"; port 0..65535,
@@ -68,7 +69,8 @@ struct SourceConfig {
     std::string pg_dump = "pg_dump";
     std::string pg_dumpall = "pg_dumpall";
     std::string psql = "psql";
-    bool roles = true;  // dump roles (pg_dumpall --roles-only) and recreate missing ones
+    bool roles = true;      // dump roles (pg_dumpall --roles-only) and recreate missing ones
+    std::string drill_dsn;  // the server drills load their scratch database on; empty: dsn's
     // sqlite
     std::string path;
     // files
@@ -79,22 +81,30 @@ struct SourceConfig {
     std::string access_key_id;
     std::string secret_access_key;
     std::string region;
+    std::string drill_url;  // "s3:..." bucket/prefix drills put the objects under; empty: files
     // command
     std::string backup_command;
     std::string restore_command;
+
+    // The server a drill loads this postgres source's scratch database on.
+    const std::string& drill_dsn_or_dsn() const { return drill_dsn.empty() ? dsn : drill_dsn; }
 };
 
 // A check a drill runs on its scratch restore ([[set.drill_check]]; docs/drills.md). Exactly
-// one of sql, command and http is set.
+// one of sql, command, http and decrypt is set.
 struct DrillCheck {
     std::string name;
     int line = 0;
     std::string sql;      // run against source's scratch copy (postgres or sqlite)
-    std::string source;   // for sql
-    std::string expect;   // for sql: "[op] value", op one of = != < <= > >= (default =)
+    std::string source;   // for sql and decrypt
+    std::string expect;   // sql: "[op] value", op one of = != < <= > >= (default =); decrypt:
+                          // the plaintext the canary must decrypt to
     std::string command;  // must exit 0; the scratch targets are in COFFER_DRILL_* variables
-    std::string http;     // a GET that must answer expect_status
+    std::string http;     // an http:// or https:// GET that must answer expect_status
     int expect_status = 200;
+    std::string ca_file;   // for https: PEM CA certificates trusted instead of the system's
+    std::string decrypt;   // a canary file: AES-256-GCM, nonce (12) | ciphertext | tag (16)
+    std::string key_file;  // for decrypt: the key's live path, inside the files source
 };
 
 struct SetConfig {

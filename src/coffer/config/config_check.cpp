@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
+#include <filesystem>
 #include <map>
 #include <optional>
 
@@ -29,8 +30,8 @@ const Keys k_set_keys = {
     "health_check", "min_size",   "max_shrink", "on_shrink",   "tags",
     "retention",    "source",     "schedule",   "timezone",    "drill_schedule",
     "drill_every",  "drill_check"};
-const Keys k_drill_check_keys = {"name",    "sql",  "source",       "expect",
-                                 "command", "http", "expect_status"};
+const Keys k_drill_check_keys = {"name", "sql",           "source",  "expect",  "command",
+                                 "http", "expect_status", "ca_file", "decrypt", "key_file"};
 const Keys k_server_keys = {"state_dir", "listen", "webhook_url", "on_failure",
                             "catch_up",  "prune",  "prune_grace", "prune_max_unused"};
 const Keys k_retention_keys = {"keep_last",   "keep_within",  "keep_hourly", "keep_daily",
@@ -51,10 +52,13 @@ const std::array<TypeInfo, 5> k_types = {{
     {SourceType::postgres,
      "postgres",
      "a postgres",
-     {"dsn", "pg_dump", "pg_dumpall", "psql", "roles"}},
+     {"dsn", "pg_dump", "pg_dumpall", "psql", "roles", "drill_dsn"}},
     {SourceType::sqlite, "sqlite", "a sqlite", {"path"}},
     {SourceType::files, "files", "a files", {"paths", "exclude"}},
-    {SourceType::s3, "s3", "an s3", {"url", "access_key_id", "secret_access_key", "region"}},
+    {SourceType::s3,
+     "s3",
+     "an s3",
+     {"url", "access_key_id", "secret_access_key", "region", "drill_url"}},
     {SourceType::command, "command", "a command", {"backup_command", "restore_command"}},
 }};
 
@@ -120,6 +124,26 @@ std::string kind_of(const toml::node& n) {
         default:
             return "nothing";
     }
+}
+
+// An absolute path with no empty, "." or ".." component (so a prefix test means "inside").
+bool plain_absolute(std::string_view path) {
+    if (!path.starts_with("/") || path.size() < 2) return false;
+    size_t pos = 1;
+    while (pos <= path.size()) {
+        size_t end = std::min(path.find('/', pos), path.size());
+        std::string_view part = path.substr(pos, end - pos);
+        if (part.empty() || part == "." || part == "..") return false;
+        pos = end + 1;
+    }
+    return true;
+}
+
+// Whether one "s3:..." location contains the other (the same, or a prefix below it).
+bool nested_urls(std::string a, std::string b) {
+    while (a.ends_with("/")) a.pop_back();
+    while (b.ends_with("/")) b.pop_back();
+    return a == b || a.starts_with(b + "/") || b.starts_with(a + "/");
 }
 
 bool valid_name(std::string_view s) {
@@ -244,6 +268,7 @@ public:
             }
             config.sets.push_back(std::move(set));
         }
+        drill_urls_apart(config);
         return config;
     }
 
@@ -598,6 +623,9 @@ private:
             c.expect = get_string(cs, "expect").value_or("");
             c.command = get_string(cs, "command").value_or("");
             c.http = get_string(cs, "http").value_or("");
+            c.ca_file = get_string(cs, "ca_file").value_or("");
+            c.decrypt = get_string(cs, "decrypt").value_or("");
+            c.key_file = get_string(cs, "key_file").value_or("");
             if (const toml::node* st = t->get("expect_status")) {
                 const auto* v = st->as_integer();
                 if (!v || v->get() < 100 || v->get() > 599)
@@ -605,11 +633,12 @@ private:
                 else
                     c.expect_status = static_cast<int>(v->get());
             }
-            int kinds = !c.sql.empty() + !c.command.empty() + !c.http.empty();
+            int kinds = !c.sql.empty() + !c.command.empty() + !c.http.empty() + !c.decrypt.empty();
             if (kinds != 1) {
-                add(c.line, cs.prefix() + "give exactly one of sql, command and http");
+                add(c.line, cs.prefix() + "give exactly one of sql, command, http and decrypt");
                 continue;
             }
+            if (!c.decrypt.empty()) decrypt_check_of(cs, set, c);
             if (!c.sql.empty()) {
                 const SourceConfig* src = set.find_source(c.source);
                 if (c.source.empty())
@@ -622,10 +651,78 @@ private:
                     add(c.line, cs.prefix("source") + ": '" + c.source +
                                     "' is not a postgres or sqlite source");
             }
-            if (!c.http.empty() && !c.http.starts_with("http://"))
-                add(c.line, cs.prefix("http") + " must be an http:// URL");
+            if (!c.http.empty() && !c.http.starts_with("http://") &&
+                !c.http.starts_with("https://"))
+                add(c.line, cs.prefix("http") + " must be an http:// or https:// URL");
+            if (!c.ca_file.empty() && !c.http.starts_with("https://"))
+                add(c.line, cs.prefix("ca_file") + " is only for an https:// check");
+            if (!c.key_file.empty() && c.decrypt.empty())
+                add(c.line, cs.prefix("key_file") + " is only for a decrypt check");
             set.drill_checks.push_back(std::move(c));
         }
+    }
+
+    // A drill writes into and then empties its drill_url: never where live data or backups are
+    // (the repository, a mirror, any s3 source's url).
+    void drill_urls_apart(const Config& config) {
+        std::vector<std::pair<std::string, std::string>> live;  // url, what it is
+        live.emplace_back(config.repository.url, "the repository");
+        for (const auto& m : config.repository.mirrors) live.emplace_back(m, "a mirror");
+        for (const auto& set : config.sets)
+            for (const auto& src : set.sources)
+                if (src.type == SourceType::s3)
+                    live.emplace_back(src.url,
+                                      "source '" + src.name + "' of set '" + set.name + "'");
+        for (const auto& set : config.sets)
+            for (const auto& src : set.sources) {
+                if (src.drill_url.empty()) continue;
+                for (const auto& [url, what] : live)
+                    if (url.starts_with("s3:") && nested_urls(url, src.drill_url)) {
+                        add(src.line, "set '" + set.name + "': source '" + src.name +
+                                          "': drill_url overlaps " + what +
+                                          ": drills must put the objects elsewhere (another "
+                                          "bucket, or a prefix outside it)");
+                        break;
+                    }
+            }
+    }
+
+    // A key-material check: the canary (outside the backup) must decrypt, with the key file
+    // restored from a files source, to the expected text.
+    void decrypt_check_of(const Scope& cs, const SetConfig& set, const DrillCheck& c) {
+        if (!c.decrypt.starts_with("/"))
+            add(c.line, cs.prefix("decrypt") + " must be an absolute path (the canary file)");
+        if (c.expect.empty())
+            add(c.line,
+                cs.prefix("expect") + " is required with decrypt: the text the canary decrypts to");
+        if (c.key_file.empty()) {
+            add(c.line, cs.prefix("key_file") +
+                            " is required with decrypt: the key file's absolute live path");
+            return;
+        }
+        if (!plain_absolute(c.key_file)) {
+            add(c.line, cs.prefix("key_file") + " '" + shown(c.key_file) +
+                            "' must be an absolute path without '.', '..' or empty components");
+            return;
+        }
+        const SourceConfig* src = set.find_source(c.source);
+        if (!src || src->type != SourceType::files) {
+            add(c.line, cs.prefix("source") +
+                            (c.source.empty() ? std::string(" is required with decrypt")
+                                              : ": '" + c.source + "' is not a files source") +
+                            " (the files source of the set that backs up key_file)");
+            return;
+        }
+        bool inside = false;
+        for (const auto& p : src->paths) {
+            std::string dir = std::filesystem::path(p).lexically_normal().string();
+            while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+            inside =
+                inside || c.key_file == dir || c.key_file.starts_with(dir == "/" ? dir : dir + "/");
+        }
+        if (!inside)
+            add(c.line, cs.prefix("key_file") + " '" + shown(c.key_file) +
+                            "' is not under any of source '" + c.source + "' paths");
     }
 
     // A number (integer or float) in 0..1; nullopt when absent or invalid. example and meaning
@@ -844,6 +941,8 @@ private:
         src.access_key_id = get_string(s, "access_key_id").value_or("");
         src.secret_access_key = get_string(s, "secret_access_key").value_or("");
         src.region = get_string(s, "region").value_or("");
+        src.drill_dsn = get_string(s, "drill_dsn").value_or("");
+        src.drill_url = get_string(s, "drill_url").value_or("");
         src.backup_command = backup_command.value_or("");
         src.restore_command = get_string(s, "restore_command").value_or("");
         if (!info) return src;
@@ -868,6 +967,8 @@ private:
             case SourceType::s3:
                 require(s, "url", url, std::string("for an s3 source ") + std::string(k_s3_form));
                 if (url && !url->empty()) check_s3_url(s, "url", line_of(*t.get("url")), *url);
+                if (!src.drill_url.empty())
+                    check_s3_url(s, "drill_url", line_of(*t.get("drill_url")), src.drill_url);
                 break;
             case SourceType::command:
                 require(s, "backup_command", backup_command,

@@ -4,6 +4,7 @@
 #include "coffer/crypto/openssl_util.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 
@@ -103,6 +104,27 @@ std::optional<Bytes> base64_decode(std::string_view text) {
         return std::nullopt;
     out.resize(len);
     return out;
+}
+
+std::optional<SecretBytes> key_from_text(ByteView file) {
+    if (file.size() == k_key_size) return SecretBytes(file);
+    std::string_view text(reinterpret_cast<const char*>(file.data()), file.size());
+    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())))
+        text.remove_suffix(1);
+    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front())))
+        text.remove_prefix(1);
+    if (text.starts_with("base64:")) text.remove_prefix(7);
+    // Decoded straight into the wiped buffer, with room for one byte more than a key so that a
+    // longer value is refused rather than cut.
+    SecretBytes key(k_key_size + 1);
+    size_t len = 0;
+    int rc = text.size() == 2 * k_key_size
+                 ? sodium_hex2bin(key.data(), key.size(), text.data(), text.size(), nullptr, &len,
+                                  nullptr)
+                 : sodium_base642bin(key.data(), key.size(), text.data(), text.size(), nullptr,
+                                     &len, nullptr, sodium_base64_VARIANT_ORIGINAL);
+    if (rc != 0 || len != k_key_size) return std::nullopt;
+    return SecretBytes(key.view().first(k_key_size));
 }
 
 // ---- SHA-256 ----

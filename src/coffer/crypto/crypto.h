@@ -42,6 +42,11 @@ SecretBytes random_secret(size_t n);
 std::string base64_encode(ByteView data);
 std::optional<Bytes> base64_decode(std::string_view text);
 
+// A 32-byte key from a key file an application keeps: raw bytes, 64 hex digits, or padded
+// base64 (optionally after "base64:", as .env files write it), surrounding whitespace ignored;
+// nullopt for anything else. Decodes into wiped memory only.
+std::optional<SecretBytes> key_from_text(ByteView file);
+
 // SHA-256.
 Id sha256(ByteView data);
 

@@ -1,10 +1,14 @@
 #include "coffer/drill/drill.h"
 
+#include <sys/stat.h>
+
+#include <cerrno>
 #include <chrono>
 #include <filesystem>
 
 #include "coffer/crypto/crypto.h"
 #include "coffer/drill/checks.h"
+#include "coffer/drill/leftovers.h"
 #include "coffer/restore/restore.h"
 #include "coffer/source/source.h"
 #include "coffer/util/file.h"
@@ -21,16 +25,25 @@ double since(Clock::time_point t) {
 
 }  // namespace
 
-Result<nlohmann::json> run(repo::Repository& repository, const config::SetConfig& set,
-                           const repo::Snapshot& chosen,
+Result<nlohmann::json> run(repo::Repository& repository, const config::Config& config,
+                           const config::SetConfig& set, const repo::Snapshot& chosen,
                            const std::vector<repo::Snapshot>& set_snapshots,
                            const Options& options) {
+    // Earlier drills' leftovers first, outside the measured time.
+    Sweep swept = sweep(config, options.records_dir);
     const auto start = Clock::now();
     const int64_t started_ns = repo::now_unix_ns();
     const std::string id = to_hex(crypto::random_bytes(4));
     const std::string parent = options.scratch_parent.empty() ? "/tmp" : options.scratch_parent;
-    const std::string scratch = parent + "/coffer-drill-" + id;
-    TRY(make_dirs(scratch, 0700));
+    const std::string scratch = parent + "/" + std::string(source::k_scratch_prefix_prefix) + id;
+    TRY_ASSIGN(auto record,
+               Record::create(options.records_dir, id, set.name, scratch, options.keep));
+    // A new directory, never one that is already there (a shared /tmp).
+    if (::mkdir(scratch.c_str(), 0700) != 0) {
+        Status st = errno_status("create scratch directory " + scratch, errno);
+        record->forget();
+        return st;
+    }
 
     nlohmann::json out = {{"set", set.name},
                           {"snapshot_id", chosen.id.hex()},
@@ -38,8 +51,8 @@ Result<nlohmann::json> run(repo::Repository& repository, const config::SetConfig
                           {"started", repo::format_rfc3339(started_ns)},
                           {"drill_id", id}};
     nlohmann::json phases = nlohmann::json::array(), checks = nlohmann::json::array();
-    nlohmann::json databases = nlohmann::json::array();
-    std::vector<std::pair<const config::SourceConfig*, std::string>> made_databases;
+    nlohmann::json databases = nlohmann::json::array(), prefixes = nlohmann::json::array();
+    Scratch where{scratch, {}, {}};
     Status failure;
 
     auto t = Clock::now();
@@ -56,18 +69,29 @@ Result<nlohmann::json> run(repo::Repository& repository, const config::SetConfig
                           : node.status().with_context("restore of source '" + src.name + "'");
             break;
         }
-        source::RestoreRequest req{&src, node->subtree, "", "", ""};
+        // A postgres source loads into its drill server; everything else restores as is.
+        config::SourceConfig scratch_source = src;
+        scratch_source.dsn = src.drill_dsn_or_dsn();
+        Status recorded = ok_status();
+        source::RestoreRequest req{&scratch_source, node->subtree, "", "", ""};
         if (src.type == config::SourceType::postgres) {
             // One scratch database per PostgreSQL source: two may share a server.
             req.into_database =
-                "coffer_drill_" + id +
-                (made_databases.empty() ? std::string()
-                                        : "_" + std::to_string(made_databases.size()));
-            made_databases.emplace_back(&src, req.into_database);
+                std::string(source::k_scratch_database_prefix) + id +
+                (where.databases.empty() ? std::string()
+                                         : "_" + std::to_string(where.databases.size()));
+            where.databases[src.name] = req.into_database;
             databases.push_back(req.into_database);
+            recorded = record->add_database(src, req.into_database);
+        } else if (src.type == config::SourceType::s3 && !src.drill_url.empty()) {
+            req.into_bucket = scratch_prefix_url(src, id);
+            where.prefixes[src.name] = req.into_bucket;
+            prefixes.push_back(req.into_bucket);
+            recorded = record->add_prefix(src, req.into_bucket);
         } else {
             req.target_dir = scratch + "/" + src.name;
         }
+        if (failure = recorded; !failure.ok()) break;
         auto result = source::restore(repository, req);
         phases.push_back({{"name", "restore " + src.name + " (" +
                                        std::string(config::source_type_name(src.type)) + ")"},
@@ -82,8 +106,6 @@ Result<nlohmann::json> run(repo::Repository& repository, const config::SetConfig
     }
     if (failure.ok() && !set.drill_checks.empty()) {
         t = Clock::now();
-        Scratch where{scratch, {}};
-        for (const auto& [src, name] : made_databases) where.databases[src->name] = name;
         for (const auto& c : run_checks(set, where))
             checks.push_back(
                 {{"source", ""}, {"check", c.name}, {"ok", c.ok}, {"detail", c.detail}});
@@ -93,20 +115,16 @@ Result<nlohmann::json> run(repo::Repository& repository, const config::SetConfig
 
     t = Clock::now();
     std::vector<std::string> cleanup_errors;
-    if (!options.keep) {
-        for (const auto& [src, name] : made_databases) {
-            Status st = source::postgres_drop_scratch(*src, name);
-            if (!st.ok()) cleanup_errors.push_back(st.message());
-        }
-        std::error_code ec;
-        std::filesystem::remove_all(scratch, ec);
-        if (ec) cleanup_errors.push_back("remove " + scratch + ": " + ec.message());
-    }
+    if (options.keep)
+        record->forget();  // what it made is the user's now
+    else
+        cleanup_errors = record->remove_all(set);
+    record.reset();
     phases.push_back({{"name", "cleanup"}, {"seconds", since(t)}});
 
     // A scratch copy left behind (a full copy of production on its server) is a failed drill:
     // the daemon alerts on it.
-    bool all_ok = failure.ok() && cleanup_errors.empty();
+    bool all_ok = failure.ok() && cleanup_errors.empty() && swept.problems.empty();
     for (const auto& c : checks) all_ok = all_ok && c["ok"].get<bool>();
     nlohmann::json rto_j = {{"measured_s", rto}};
     if (set.rto_seconds) {
@@ -135,8 +153,11 @@ Result<nlohmann::json> run(repo::Repository& repository, const config::SetConfig
     out["phases"] = phases;
     out["rto"] = rto_j;
     out["rpo"] = rpo_j;
-    out["scratch"] = {{"dir", scratch}, {"databases", databases}, {"kept", options.keep}};
+    out["scratch"] = {
+        {"dir", scratch}, {"databases", databases}, {"prefixes", prefixes}, {"kept", options.keep}};
     if (!cleanup_errors.empty()) out["cleanup_errors"] = cleanup_errors;
+    if (!swept.removed.empty()) out["swept"] = swept.removed;
+    if (!swept.problems.empty()) out["leftovers"] = swept.problems;
     return out;
 }
 

@@ -459,10 +459,10 @@ Result<std::vector<Check>> postgres_restore(repo::Repository& repository, const 
 }
 
 Status postgres_drop_scratch(const config::SourceConfig& source, const std::string& name) {
-    if (name.rfind("coffer_drill_", 0) != 0)
+    if (!name.starts_with(k_scratch_database_prefix))
         return invalid_argument("refusing to drop database " + name +
                                 ": only coffer_drill_* scratch databases are dropped");
-    TRY_ASSIGN(pg::Target target, pg::parse_dsn(source.dsn));
+    TRY_ASSIGN(pg::Target target, pg::parse_dsn(source.drill_dsn_or_dsn()));
     auto opened = pg::Conn::open(target, "postgres");
     if (!opened.ok()) opened = pg::Conn::open(target, "template1");
     TRY(opened.status());

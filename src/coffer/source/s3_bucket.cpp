@@ -329,6 +329,23 @@ Result<std::vector<Check>> s3_restore(repo::Repository& repository, const Restor
     return checks;
 }
 
+Status s3_empty_scratch(const config::SourceConfig& source, const std::string& url) {
+    TRY_ASSIGN(s3::Location where, s3::parse_url(url));
+    std::string last = where.prefix.substr(where.prefix.rfind('/') + 1);
+    if (!last.starts_with(k_scratch_prefix_prefix))
+        return invalid_argument("refusing to empty " + where.to_string() +
+                                ": only coffer-drill-* scratch prefixes are emptied");
+    TRY_ASSIGN(auto client, client_for(source, where));
+    auto objects = list_relative(*client, where);
+    if (!objects.ok() && objects.status().code() == Code::not_found) return ok_status();
+    TRY(objects.status());
+    for (const auto& e : *objects) {
+        Status st = client->remove(where.bucket, key_in(where, e.key));
+        if (!st.ok() && st.code() != Code::not_found) return st;
+    }
+    return ok_status();
+}
+
 std::string s3_describe(const config::SourceConfig& source) {
     auto where = s3::parse_url(source.url);
     if (!where.ok()) return "(invalid url)";

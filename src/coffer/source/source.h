@@ -59,10 +59,19 @@ Result<std::vector<Check>> sqlite_restore(repo::Repository& repository, const Re
 Result<backup::SourceInput> postgres_backup(const config::SourceConfig& source);
 Result<std::vector<Check>> postgres_restore(repo::Repository& repository, const RestoreRequest& r);
 std::string postgres_describe(const config::SourceConfig& source);
+// The names drills give their scratch databases and scratch prefixes. Nothing else is ever
+// dropped or emptied by a drill, so no live database or bucket can be.
+inline constexpr std::string_view k_scratch_database_prefix = "coffer_drill_";
+inline constexpr std::string_view k_scratch_prefix_prefix = "coffer-drill-";
+
 // Drops a scratch database a drill made on the source's server. Refuses any name that does not
 // start with "coffer_drill_", so it can never drop a live database.
 Status postgres_drop_scratch(const config::SourceConfig& source, const std::string& name);
 Result<backup::SourceInput> s3_backup(const config::SourceConfig& source);
+// Deletes every object under a scratch prefix a drill filled (url "s3:.../coffer-drill-<id>");
+// ok when the bucket or the objects are already gone. Refuses a url whose last prefix segment
+// does not start with "coffer-drill-".
+Status s3_empty_scratch(const config::SourceConfig& source, const std::string& url);
 Result<std::vector<Check>> s3_restore(repo::Repository& repository, const RestoreRequest& r);
 std::string s3_describe(const config::SourceConfig& source);
 Result<std::vector<Check>> files_restore(repo::Repository& repository, const RestoreRequest& r);
