@@ -1,4 +1,5 @@
 #include "coffer/cli/common.h"
+#include "coffer/store/fault/crash_point_store.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -145,12 +146,18 @@ Result<std::shared_ptr<store::Store>> open_store(GlobalOptions& g) {
     TRY(apply_config_if_given(g));
     if (g.repo.empty())
         return invalid_argument("no repository given: pass --repo or set COFFER_REPO");
+    std::shared_ptr<store::Store> opened;
     if (g.repo.rfind("s3:", 0) == 0) {
         TRY_ASSIGN(auto s, store::S3Store::open(g.repo, g.s3));
-        return std::shared_ptr<store::Store>(std::move(s));
+        opened = std::move(s);
+    } else {
+        TRY_ASSIGN(auto s, store::LocalStore::open(g.repo));
+        opened = std::move(s);
     }
-    TRY_ASSIGN(auto s, store::LocalStore::open(g.repo));
-    return std::shared_ptr<store::Store>(std::move(s));
+#ifdef COFFER_CRASH_POINTS
+    opened = store::with_crash_points(std::move(opened));
+#endif
+    return opened;
 }
 
 Result<std::shared_ptr<store::Store>> create_s3_store(GlobalOptions& g) {
