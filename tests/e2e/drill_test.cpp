@@ -92,7 +92,11 @@ TEST_F(SetTest, DrillRestoresIntoScratchAndFailsOnADamagedPack) {
     RunResult bad = coffer({"drill", "--set", "app", "--report", bad_report});
     EXPECT_EQ(bad.exit_code, 5) << bad.describe();
     EXPECT_TRUE(contains(bad.out, "FAILED")) << bad.describe();
-    EXPECT_TRUE(contains(bad.out, "restore of source")) << bad.describe();
+    // Which chunk a flip lands in depends on how the workers filled the packs: a source's
+    // restore fails, or a file's restore check names the chunk that failed authentication.
+    EXPECT_TRUE(contains(bad.out, "restore of source") ||
+                contains(bad.out, "failed authentication"))
+        << bad.describe();
     EXPECT_EQ(diff_manifests(live_before, scan_tree(live)), "");
     // The report's history holds the earlier drills, read back from the audit log.
     const std::string html = read_file(bad_report);

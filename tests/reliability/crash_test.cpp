@@ -171,7 +171,7 @@ protected:
                       o);
             }
         std::mt19937 rng(static_cast<unsigned>(std::hash<std::string>{}(name)));
-        const int random_kills = full_run() ? 600 - 3 * calls : 3;
+        const int random_kills = full_run() ? 800 - 3 * calls : 3;
         for (int i = 0; i < random_kills; ++i) {
             RunOptions o;
             o.kill_after_ms = 1 + static_cast<int>(rng() % static_cast<unsigned>(clean_ms + 1));

@@ -1,5 +1,6 @@
 // Restoring crafted (hostile) snapshots and into hostile targets: nothing may ever be written
 // outside the target directory.
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -242,6 +243,85 @@ TEST_F(HostileRestoreTest, TargetItselfMayBeReachedThroughASymlink) {
     ASSERT_TRUE(out.ok()) << out.status().to_string();
     EXPECT_EQ(read_file(real + "/x"), "x");
     expect_nothing_outside();
+}
+
+// A tree that claims an entry kind the format does not have (a device, a FIFO, a hard link:
+// backup stores hard links as files and skips the rest) or lists a name twice is refused as
+// corrupt, naming the tree; nothing is written anywhere.
+TEST_F(HostileRestoreTest, UnknownKindsAndDuplicateNamesAreRefused) {
+    Node device = file_node(r, "dev", "");
+    device.kind = static_cast<NodeKind>(4);
+    Node a1 = file_node(r, "same", "first");
+    Node a2 = symlink_node("same", outside + "/sentinel");
+    for (const auto& nodes : std::vector<std::vector<Node>>{{device}, {a1, a2}}) {
+        repo::Refs refs;
+        refs.tree = put_chunk(r, ChunkType::tree, repo::encode_tree({nodes}));
+        for (const Node& n : nodes)
+            refs.data.insert(refs.data.end(), n.content.begin(), n.content.end());
+        Dir d{refs.tree, put_chunk(r, ChunkType::refs, repo::encode_refs(refs))};
+        auto out = restore_into(save(r, d), target, true);
+        EXPECT_TRUE(!out.ok() || !out->errors.empty()) << "a corrupt tree restored without error";
+        std::string said = out.ok() ? out->errors.front() : out.status().to_string();
+        EXPECT_NE(said.find(refs.tree.short_hex()), std::string::npos) << said;
+        expect_nothing_outside();
+        EXPECT_TRUE(fs::is_empty(target)) << "wrote part of a corrupt tree";
+    }
+}
+
+// Setuid and setgid bits and a foreign owner stay inside the target: the file lands there with
+// the recorded bits (set after chown, as tar -p does), never anywhere else.
+TEST_F(HostileRestoreTest, SetuidFilesStayInsideTheTarget) {
+    Node suid = file_node(r, "suid", "#!/bin/sh\n");
+    suid.mode = 06755;
+    suid.uid = 0;
+    suid.gid = 0;
+    auto out = restore_into(save(r, put_dir(r, {suid})), target, false);
+    ASSERT_TRUE(out.ok()) << out.status().to_string();
+    expect_nothing_outside();
+    struct stat st {};
+    ASSERT_EQ(::lstat((target + "/suid").c_str(), &st), 0);
+    EXPECT_TRUE(S_ISREG(st.st_mode));
+    // As root the recorded owner is restored and the bits with it; otherwise the file belongs
+    // to the restoring user, for whom setuid grants nothing new.
+    if (::geteuid() == 0) {
+        EXPECT_EQ(st.st_mode & 07777, 06755u);
+        EXPECT_EQ(st.st_uid, 0u);
+    } else {
+        EXPECT_EQ(st.st_uid, ::geteuid());
+    }
+}
+
+// A tree nested as deep as a backup can make restores; a deeper one, which only a crafted
+// snapshot has, is refused with an error, without running off the stack and without writing
+// outside the target.
+TEST_F(HostileRestoreTest, VeryDeepTreesRestoreUpToTheLimitAndAreRefusedBeyond) {
+    for (size_t depth : {size_t{1000}, repo::k_max_tree_depth + 50}) {
+        SCOPED_TRACE(depth);
+        Dir d = put_dir(r, {file_node(r, "bottom", "deep")});
+        for (size_t i = 0; i < depth; ++i) d = put_dir(r, {dir_node("d", d)}, {d});
+        std::string into = base + "/deep" + std::to_string(depth);
+        fs::create_directories(into);
+        base_before.insert(fs::path(into).filename());
+        auto out = restore_into(save(r, d), into, false);
+        ASSERT_TRUE(out.ok()) << out.status().to_string();
+        if (depth <= repo::k_max_tree_depth) {
+            EXPECT_TRUE(out->errors.empty()) << out->errors.front();
+            int fd = ::open(into.c_str(), O_RDONLY | O_DIRECTORY);
+            for (size_t i = 0; i < depth && fd >= 0; ++i) {
+                int next = ::openat(fd, "d", O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+                ::close(fd);
+                fd = next;
+            }
+            ASSERT_GE(fd, 0) << "the restored tree is not as deep as the snapshot";
+            EXPECT_EQ(::faccessat(fd, "bottom", F_OK, 0), 0);
+            ::close(fd);
+        } else {
+            ASSERT_FALSE(out->errors.empty());
+            EXPECT_NE(out->errors.front().find("nested deeper than"), std::string::npos)
+                << out->errors.front();
+        }
+        expect_nothing_outside();
+    }
 }
 
 }  // namespace

@@ -231,6 +231,53 @@ TEST_F(VerifyTest, TamperMatrix) {
             EXPECT_FALSE(r.ok());
             EXPECT_TRUE(any_contains(r.problems, o.hex)) << join(r.problems);
         }
+        for (const repo::HostKey* key : {host(), static_cast<const repo::HostKey*>(nullptr)}) {
+            SCOPED_TRACE(key ? "with the host key" : "without a key");
+            {  // (d) bytes appended
+                Copy c(s_repo->dir);
+                std::ofstream(c.path(o), std::ios::binary | std::ios::app) << "appended";
+                Report r = check(c.store, key, nullptr);
+                EXPECT_FALSE(r.ok());
+                EXPECT_TRUE(any_contains(r.problems, o.hex)) << join(r.problems);
+            }
+            // (e) swapped with another object of its kind: each now holds the other's bytes.
+            for (const Object& other : objects()) {
+                if (other.kind != o.kind || other.name == o.name) continue;
+                Copy c(s_repo->dir);
+                fs::rename(c.path(o), c.dir + "/swap");
+                fs::rename(c.path(other), c.path(o));
+                fs::rename(c.dir + "/swap", c.path(other));
+                Report r = check(c.store, key, nullptr);
+                EXPECT_FALSE(r.ok());
+                EXPECT_TRUE(any_contains(r.problems, o.hex)) << join(r.problems);
+                EXPECT_TRUE(any_contains(r.problems, other.hex)) << join(r.problems);
+                break;
+            }
+        }
+    }
+}
+
+// Objects of another repository (another key), put in under their own names beside this one's:
+// a pack, an index object. Each is reported by name, with and without the key.
+TEST_F(VerifyTest, ObjectsFromAnotherRepositoryAreReported) {
+    TestRepo other;
+    std::string src = other.tmp.path() + "/src";
+    fs::create_directories(src);
+    coffer::testing::write_file(src + "/f", coffer::testing::random_content(20000, 4));
+    auto b = backup::run(*other.repository, {.paths = {src}, .threads = 1});
+    ASSERT_TRUE(b.ok()) << b.status().to_string();
+    for (const char* prefix : {"packs/", "index/"}) {
+        for (const auto& name : other.objects(prefix)) {
+            SCOPED_TRACE(name);
+            Copy c(s_repo->dir);
+            fs::create_directories(fs::path(c.dir + "/" + name).parent_path());
+            fs::copy_file(other.dir + "/" + name, c.dir + "/" + name);
+            std::string hex = name.substr(name.rfind('/') + 1);
+            Report with_key = check(c.store, host(), nullptr, {.expected_latest = newest()});
+            EXPECT_FALSE(with_key.ok());
+            EXPECT_TRUE(any_contains(with_key.problems, hex) || any_contains(with_key.notes, hex))
+                << join(with_key.problems) << join(with_key.notes);
+        }
     }
 }
 

@@ -95,6 +95,7 @@ std::string base64_encode(ByteView data) {
 
 std::optional<Bytes> base64_decode(std::string_view text) {
     if (text.size() % 4 != 0) return std::nullopt;
+    if (text.empty()) return Bytes{};  // libsodium's arguments must not be null
     Bytes out(text.size() / 4 * 3);
     size_t len = 0;
     // No ignore set and a null end pointer: libsodium then fails unless the whole input is one
@@ -114,6 +115,7 @@ std::optional<SecretBytes> key_from_text(ByteView file) {
     while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front())))
         text.remove_prefix(1);
     if (text.starts_with("base64:")) text.remove_prefix(7);
+    if (text.empty()) return std::nullopt;
     // Decoded straight into the wiped buffer, with room for one byte more than a key so that a
     // longer value is refused rather than cut.
     SecretBytes key(k_key_size + 1);

@@ -44,6 +44,11 @@ struct Refs {
     std::vector<Id> children;
 };
 
+// How deep directories may nest in a tree that is read recursively (restore, ls, diff). A
+// backup cannot make deeper ones: every level adds at least two bytes to a path, and paths end
+// at PATH_MAX (4096). Deeper trees are crafted and refused, not followed off the stack.
+constexpr size_t k_max_tree_depth = 2048;
+
 // False for "", ".", "..", and names containing '/' or NUL.
 bool valid_node_name(std::string_view name);
 

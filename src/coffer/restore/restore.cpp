@@ -21,17 +21,30 @@ using repo::ChunkType;
 using repo::Node;
 using repo::NodeKind;
 
-Status walk(repo::Repository& repository, const Id& tree,
-            const std::function<Status(const std::string&, const Node&)>& visit,
-            const std::string& prefix) {
+namespace {
+
+Status walk_at(repo::Repository& repository, const Id& tree,
+               const std::function<Status(const std::string&, const Node&)>& visit,
+               const std::string& prefix, size_t depth) {
+    if (depth > repo::k_max_tree_depth)
+        return corruption("tree " + tree.short_hex() + " at " + prefix + " is nested deeper than " +
+                          std::to_string(repo::k_max_tree_depth) + " directories");
     TRY_ASSIGN(Bytes bytes, repository.load_chunk(tree, ChunkType::tree));
     TRY_ASSIGN(repo::Tree t, repo::decode_tree(bytes, tree.short_hex()));
     for (const Node& n : t.nodes) {
         std::string path = prefix + "/" + n.name;
         TRY(visit(path, n));
-        if (n.kind == NodeKind::dir) TRY(walk(repository, n.subtree, visit, path));
+        if (n.kind == NodeKind::dir) TRY(walk_at(repository, n.subtree, visit, path, depth + 1));
     }
     return ok_status();
+}
+
+}  // namespace
+
+Status walk(repo::Repository& repository, const Id& tree,
+            const std::function<Status(const std::string&, const Node&)>& visit,
+            const std::string& prefix) {
+    return walk_at(repository, tree, visit, prefix, 0);
 }
 
 Result<Node> find_node(repo::Repository& repository, const Id& tree, std::string_view path) {
@@ -167,7 +180,7 @@ public:
     Result<Outcome> run(const Id& root_tree);
 
 private:
-    Status restore_dir(const Id& tree, int dirfd, const std::string& path);
+    Status restore_dir(const Id& tree, int dirfd, const std::string& path, size_t depth);
     // Removes an existing entry at name (overwrite mode only); never follows symlinks.
     bool clear_entry(int dirfd, const std::string& name, const std::string& path, bool keep_dir);
     void restore_file(int dirfd, const Node& node, const std::string& path,
@@ -292,7 +305,13 @@ void Restorer::write_file(Fd fd, int dirfd, Node node, std::string path,
     if (--job->remaining == 0) m_done.notify_all();
 }
 
-Status Restorer::restore_dir(const Id& tree, int dirfd, const std::string& path) {
+Status Restorer::restore_dir(const Id& tree, int dirfd, const std::string& path, size_t depth) {
+    // A crafted snapshot may nest without end; recursion is bounded (repo::k_max_tree_depth).
+    if (depth > repo::k_max_tree_depth) {
+        error(path, "nested deeper than " + std::to_string(repo::k_max_tree_depth) +
+                        " directories: not restored");
+        return ok_status();
+    }
     TRY_ASSIGN(Bytes bytes, m_repo.load_chunk(tree, ChunkType::tree));
     TRY_ASSIGN(repo::Tree t, repo::decode_tree(bytes, tree.short_hex()));
     auto job = std::make_shared<DirJob>();
@@ -326,7 +345,7 @@ Status Restorer::restore_dir(const Id& tree, int dirfd, const std::string& path)
                 bool opened_up = !made && fstat(sub.fd, &old) == 0 &&
                                  (old.st_mode & 0300) != 0300 &&
                                  fchmod(sub.fd, (old.st_mode & 07777) | 0300) == 0;
-                status = restore_dir(node.subtree, sub.fd, child);
+                status = restore_dir(node.subtree, sub.fd, child, depth + 1);
                 if (opened_up && (!status.ok() || sel != Selection::all))
                     fchmod(sub.fd, old.st_mode & 07777);
                 if (!status.ok()) break;
@@ -383,7 +402,7 @@ Result<Outcome> Restorer::run(const Id& root_tree) {
         m_progress.files_total = files_total;
         m_progress.bytes_total = bytes_total;
     }
-    Status st = restore_dir(root_tree, root.fd, "");
+    Status st = restore_dir(root_tree, root.fd, "", 0);
     m_pool.wait_idle();
     TRY(st);
     if (fsync(root.fd) != 0 && errno != EINVAL)
