@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds coffer (warnings as errors) and runs every test with CTest.
-# Usage: scripts/test.sh            the whole suite
-#        scripts/test.sh -R regex   only tests matching regex (extra args go to ctest)
+# Usage: scripts/test.sh            the whole suite, then again under the sanitizers
+#        scripts/test.sh -R regex   only tests matching regex (extra args go to ctest), no
+#                                   sanitizer runs (nor with COFFER_SKIP_SANITIZERS=1)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,3 +33,8 @@ eval "${pg2_env//COFFER_TEST_PG_/COFFER_TEST_PG2_}"
 s3_env=$(scripts/s3rver.sh start)
 eval "$s3_env"
 ctest --preset ci -j "$jobs" --timeout 600 "$@"
+# The whole suite again under ASan+UBSan, the pipeline and daemon under TSan, and a short run of
+# every fuzz target (docs/reliability.md). Not when only some tests were asked for.
+if [[ $# -eq 0 && ${COFFER_SKIP_SANITIZERS:-0} != 1 ]]; then
+  scripts/test-sanitizers.sh asan tsan
+fi

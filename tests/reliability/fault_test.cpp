@@ -27,6 +27,11 @@ std::string made(const std::string& path) {
 class PosixFaults : public ::testing::Test {
 protected:
     void SetUp() override {
+#if defined(__SANITIZE_ADDRESS__)
+        // fiu's preloaded wrappers and the ASan runtime do not mix: even `coffer --version`
+        // crashes under fiu-run. The plain build's run covers these tests.
+        GTEST_SKIP() << "fiu-run cannot run an AddressSanitizer build";
+#endif
         if (::access(k_fiu_run, X_OK) != 0) {
             if (const char* ci = std::getenv("CI"); ci && std::string(ci) == "true")
                 FAIL() << "fiu-run is missing: scripts/install-deps.sh installs fiu-utils";
