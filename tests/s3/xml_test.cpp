@@ -36,6 +36,17 @@ TEST(ListPage, KeysAreLiteralWithoutEncodingType) {
     EXPECT_FALSE(page->truncated);
 }
 
+// Found by s3_xml_fuzz: a LastModified after 2262 overflowed the nanosecond count. It is now
+// an unknown time (0), as an unparsable one is.
+TEST(ListPage, TimestampsBeyondNanosecondRangeAreUnknown) {
+    auto page = parse_list_page(
+        "<ListBucketResult><Contents><Key>k</Key><LastModified>2263-01-01T00:00:00Z"
+        "</LastModified></Contents></ListBucketResult>");
+    ASSERT_TRUE(page.ok()) << page.status().to_string();
+    ASSERT_EQ(page->entries.size(), 1u);
+    EXPECT_EQ(page->entries[0].last_modified_ns, 0);
+}
+
 TEST(ListPage, RejectsWhatIsNotAListing) {
     EXPECT_EQ(parse_list_page("").status().code(), Code::corruption);
     EXPECT_EQ(parse_list_page("<ListBucketResult><Contents>").status().code(), Code::corruption);

@@ -96,6 +96,12 @@ std::string base64_encode(ByteView data) {
 std::optional<Bytes> base64_decode(std::string_view text) {
     if (text.size() % 4 != 0) return std::nullopt;
     if (text.empty()) return Bytes{};  // libsodium's arguments must not be null
+    // libsodium 1.0.18 decodes bytes >= 0x80 as '/' (a signed char): only the alphabet and
+    // padding may reach it, or one byte string would have several accepted encodings.
+    for (char c : text)
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '+' || c == '/' || c == '='))
+            return std::nullopt;
     Bytes out(text.size() / 4 * 3);
     size_t len = 0;
     // No ignore set and a null end pointer: libsodium then fails unless the whole input is one

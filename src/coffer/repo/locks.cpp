@@ -139,7 +139,10 @@ std::string machine_id() {
 std::string LockInfo::describe(int64_t now_ns) const {
     std::string what = purpose.empty() ? (kind == LockKind::prune ? "prune" : "backup") : purpose;
     return what + " on host " + (host.empty() ? "?" : host) + " (pid " + std::to_string(pid) +
-           "), started " + format_rfc3339(created_ns) + ", refreshed " + ago(now_ns - refreshed_ns);
+           "), started " + format_rfc3339(created_ns) + ", refreshed " +
+           // A lock object is plaintext anyone could write: no overflow on absurd times.
+           (refreshed_ns > 0 && refreshed_ns <= now_ns ? ago(now_ns - refreshed_ns)
+                                                       : std::string("at an impossible time"));
 }
 
 Result<std::vector<LockInfo>> list_locks(store::Store& store, const std::string& key_id,

@@ -1,5 +1,7 @@
 #include "coffer/repo/tree.h"
 
+#include <algorithm>
+
 #include "coffer/util/encoding.h"
 
 namespace coffer::repo {
@@ -45,8 +47,11 @@ Result<Tree> decode_tree(ByteView bytes, const std::string& label) {
     if (!r.u8(version) || version != 1 || !r.varint(count) || count > bytes.size())
         return bad("is malformed");
     Tree t;
-    t.nodes.resize(count);
-    for (Node& n : t.nodes) {
+    // Grown as entries decode, not sized from the count: a short chunk claiming millions of
+    // entries must not allocate for them (each takes at least 8 encoded bytes).
+    t.nodes.reserve(std::min<uint64_t>(count, bytes.size() / 8));
+    for (uint64_t i = 0; i < count; ++i) {
+        Node& n = t.nodes.emplace_back();
         uint8_t kind;
         uint64_t mode, uid, gid, size;
         if (!r.str(n.name) || !r.u8(kind) || !r.varint(mode) || !r.varint(uid) || !r.varint(gid) ||

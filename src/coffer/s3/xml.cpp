@@ -101,6 +101,9 @@ Result<int64_t> parse_timestamp(std::string_view text) {
     }
     if (pos + 1 != t.size() || t[pos] != 'Z')
         return invalid_argument("timestamp \"" + t + "\" is not ISO 8601 UTC");
+    // Nanoseconds since 1970 in 64 bits end in 2262; a server's clock beyond is not believed.
+    if (y < 1970 || y > 2261)
+        return invalid_argument("timestamp \"" + t + "\" is outside 1970..2261");
     return utc_seconds(y, mo, d, h, mi, sec) * 1000000000 + nanos;
 }
 
