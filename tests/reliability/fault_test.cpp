@@ -112,6 +112,20 @@ TEST_F(PosixFaults, AFailingFsyncFailsTheBackup) {
     }
 }
 
+// readdir() failing everywhere: the repository's own listings fail first, and the backup fails
+// loudly without a snapshot. (A source directory's listing cut short by an error now makes the
+// snapshot incomplete, exit 3, instead of silently lacking files with exit 0: the random test
+// below found that bug, and fiu cannot aim at the source directory alone.)
+TEST_F(PosixFaults, AFailingReaddirFailsLoudly) {
+    std::string copy = dir / "copy";
+    copy_tree(base.base, copy);
+    Repo r(copy);
+    RunResult b = under_fiu(r, "enable name=posix/io/dir/readdir,failinfo=5", {"backup", data});
+    EXPECT_NE(b.exit_code, 0) << b.describe();
+    EXPECT_TRUE(contains(b.err, "Input/output error")) << b.describe();
+    EXPECT_EQ(sound(r, false), "");
+}
+
 // Random failures of open, read, write and fsync: whatever the run's exit code, the
 // repository verifies; exit 0 means the snapshot is whole; a clean rerun succeeds.
 TEST_F(PosixFaults, RandomSystemCallFailuresNeverEndInSuccessWithDamage) {

@@ -296,9 +296,12 @@ TEST(SnapshotJson, RoundTripAndRejects) {
     bad_tree.replace(bad_tree.find(s.tree.hex()), 2, "zz");
     std::string bad_version = json;
     bad_version.replace(bad_version.find("\"version\":1"), 11, "\"version\":2");
-    for (const std::string& bad : {std::string("nope"), std::string("{}"), std::string("[1]"),
-                                   json.substr(0, json.size() - 1), bad_tree, bad_version,
-                                   std::string("{\"version\":\"1\"}")}) {
+    for (const std::string& bad :
+         {std::string("nope"), std::string("{}"), std::string("[1]"),
+          json.substr(0, json.size() - 1), bad_tree, bad_version,
+          std::string("{\"version\":\"1\"}"),
+          // Found by fuzzing: a float where an integer is read.
+          std::string("{\"version\":1,\"time_ns\":1e30}"), std::string("{\"version\":1e20}")}) {
         auto r = Snapshot::parse(as_bytes(bad), "snapshot x");
         EXPECT_EQ(r.status().code(), Code::corruption) << bad;
     }

@@ -222,6 +222,14 @@ TEST(RecoveryKey, CheckMatches) {
 
 // ---- RepoConfig ------------------------------------------------------------------------------
 
+// Found by fuzzing: the config is plaintext in the repository, and a float where an integer is
+// read was undefined behaviour.
+TEST(RepoConfig, AnOutOfRangeNumberIsCorruption) {
+    auto r = RepoConfig::parse(
+        as_bytes(std::string("{\"format\":\"coffer-repository\",\"version\":1e20}")));
+    EXPECT_EQ(r.status().code(), Code::corruption) << r.status().to_string();
+}
+
 TEST(RepoConfig, JsonRoundTrip) {
     KeySet k = KeySet::make();
     k.config.chunk_avg_size = 1 << 16;

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
@@ -366,11 +367,25 @@ Result<DirResult> Archiver::archive_dir(const std::string& path) {
         return cancelled("unreadable directory");
     }
     std::vector<std::string> names;
-    while (struct dirent* e = readdir(d)) {
+    // readdir() returns NULL both at the end and on an error; only errno tells them apart. A
+    // listing cut short by an I/O error must not pass for the whole directory (found by the
+    // fiu fault tests: a snapshot missing files, and exit 0).
+    int err = 0;
+    for (;;) {
+        errno = 0;
+        struct dirent* e = readdir(d);
+        if (!e) {
+            err = errno;
+            break;
+        }
         std::string_view name = e->d_name;
         if (name != "." && name != "..") names.emplace_back(name);
     }
     closedir(d);
+    if (err != 0) {
+        source_error(path, std::string("cannot list directory: ") + strerror(err));
+        return cancelled("unreadable directory");
+    }
     std::sort(names.begin(), names.end());
     DirState state;
     for (const auto& name : names) {

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "coffer/crypto/crypto.h"
+#include "coffer/repo/json_numbers.h"
 #include "coffer/util/file.h"
 #include "coffer/util/text.h"
 
@@ -112,6 +113,7 @@ Result<RepoConfig> RepoConfig::parse(ByteView bytes) {
     if (j.is_discarded() || !j.is_object() || j.find("format") == j.end() ||
         *j.find("format") != "coffer-repository")
         return corruption("repository config is not a coffer config");
+    if (!numbers_fit(j)) return corruption("repository config holds a number out of range");
     RepoConfig c;
     try {
         c.version = j.at("version").get<int>();

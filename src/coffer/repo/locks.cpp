@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "coffer/crypto/crypto.h"
+#include "coffer/repo/json_numbers.h"
 #include "coffer/repo/keys.h"
 
 namespace coffer::repo {
@@ -97,7 +98,8 @@ Result<LockInfo> parse_lock(const std::string& name, ByteView bytes) {
     l.name = name;
     l.kind = name.ends_with(k_prune_suffix) ? LockKind::prune : LockKind::lease;
     json j = json::parse(as_chars(bytes), nullptr, false);
-    if (!j.is_object()) return corruption("lock " + name + " is not a lock object");
+    if (!j.is_object() || !numbers_fit(j))
+        return corruption("lock " + name + " is not a lock object");
     try {
         l.key_id = j.value("key_id", "");
         l.host = j.value("host", "");

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "coffer/repo/json_numbers.h"
 #include "coffer/repo/keys.h"
 
 namespace coffer::repo {
@@ -55,6 +56,7 @@ const SourceSummary* Snapshot::find_source(std::string_view name) const {
 Result<Snapshot> Snapshot::parse(ByteView bytes, const std::string& label) {
     json j = json::parse(as_chars(bytes), nullptr, false);
     if (j.is_discarded() || !j.is_object()) return corruption(label + " is not valid JSON");
+    if (!numbers_fit(j)) return corruption(label + " holds a number out of range");
     Snapshot s;
     try {
         if (j.at("version").get<int>() != 1)

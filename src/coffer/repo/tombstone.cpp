@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "coffer/repo/json_numbers.h"
 #include "coffer/repo/keys.h"
 
 namespace coffer::repo {
@@ -23,6 +24,7 @@ std::string Tombstone::to_json() const {
 Result<Tombstone> Tombstone::parse(ByteView bytes, const std::string& label) {
     json j = json::parse(as_chars(bytes), nullptr, false);
     if (j.is_discarded() || !j.is_object()) return corruption(label + " is not valid JSON");
+    if (!numbers_fit(j)) return corruption(label + " holds a number out of range");
     Tombstone t;
     try {
         if (j.at("version").get<int>() != 1) return corruption(label + " has an unknown version");
