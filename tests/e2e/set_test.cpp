@@ -161,6 +161,19 @@ TEST_F(SetTest, BackupUnderWritesThenDestructiveRestoreWithHooksAndSafetySnapsho
         "");
     EXPECT_EQ(read_file(drill + "/cmd/stdout"), cmd_changed);
     EXPECT_EQ(read_file(hooks_log), "pre\npost\n") << "a drill ran hooks";
+
+    // The safety snapshot is the newest of the set, yet never "the latest" nor "the newest
+    // before T": running the restore again (after a crash, say) restores the backup asked for.
+    for (const std::vector<std::string>& pick :
+         {std::vector<std::string>{}, {"--latest"}, {"--before", "2262-01-01T00:00:00Z"}}) {
+        std::vector<std::string> args{"restore", "--set",    "app",
+                                      "--json",  "--target", dir / "again"};
+        args.insert(args.end(), pick.begin(), pick.end());
+        RunResult again = coffer(args);
+        ASSERT_EQ(again.exit_code, 0) << again.describe();
+        EXPECT_EQ(again.json()["snapshot_id"], b["snapshot_id"]) << "picked the safety snapshot";
+        force_remove_all(dir / "again");
+    }
 }
 
 TEST_F(SetTest, TargetRestoreLeavesLiveDataAlone) {

@@ -75,7 +75,10 @@ int run_drill(GlobalOptions& g, const DrillArgs& a) {
     std::sort(of_set.begin(), of_set.end(),
               [](const auto& x, const auto& y) { return x.time_ns < y.time_ns; });
     if (of_set.empty()) return fail(not_found("set '" + set->name + "' has no snapshot to drill"));
-    const repo::Snapshot* chosen = &of_set.back();
+    // The newest backup proper: a safety snapshot holds the state a restore replaced.
+    const repo::Snapshot* chosen = nullptr;
+    for (const auto& x : of_set)
+        if (!is_safety_snapshot(x)) chosen = &x;
     if (!a.snapshot.empty() && a.snapshot != "latest") {
         auto s = repository.find_snapshot(a.snapshot);
         if (!s.ok()) return fail(s.status());
@@ -86,6 +89,10 @@ int run_drill(GlobalOptions& g, const DrillArgs& a) {
             return fail(invalid_argument("snapshot " + s->id.short_hex() + " is not of set '" +
                                          set->name + "'"));
     }
+    if (!chosen)
+        return fail(not_found("set '" + set->name +
+                              "' has only safety snapshots: back it up, or drill one with "
+                              "--snapshot ID"));
     g.audit.target = "set " + set->name + " snapshot " + chosen->id.hex();
 
     drill::Options opts;

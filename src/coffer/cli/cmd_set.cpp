@@ -63,7 +63,7 @@ Result<repo::Snapshot> backup_set(GlobalOptions& g, repo::Repository& repository
     TRY_ASSIGN(auto all, repository.list_snapshots());
     const repo::Snapshot* previous = nullptr;
     for (const auto& s : all)
-        if (s.set == set.name) previous = &s;
+        if (s.set == set.name && !is_safety_snapshot(s)) previous = &s;
     backup::Options opts;
     opts.set_name = set.name;
     opts.tags = set.tags;
@@ -171,7 +171,7 @@ int run_restore_set(GlobalOptions& g, const SetRestoreArgs& a) {
             before = *t;
         }
         for (const auto& x : *all)
-            if (x.set == set.name && x.time_ns < before) chosen = &x;
+            if (x.set == set.name && x.time_ns < before && !is_safety_snapshot(x)) chosen = &x;
         if (!chosen)
             return fail(not_found("set '" + set.name + "' has no snapshot" +
                                   (a.before.empty() ? "" : " before " + a.before)));
@@ -261,7 +261,7 @@ int run_restore_set(GlobalOptions& g, const SetRestoreArgs& a) {
                 return fail(
                     wrong_key("the safety snapshot needs the host key: pass --host-key, "
                               "or --no-safety-snapshot to skip it; nothing was restored"));
-            auto safety = backup_set(g, repository, set, {"safety-snapshot"}, false);
+            auto safety = backup_set(g, repository, set, {k_safety_tag}, false);
             if (!safety.ok())
                 return fail(safety.status().with_context(
                     "safety snapshot failed (pass --no-safety-snapshot if the current state "

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -19,6 +20,15 @@
 #include "coffer/store/store.h"
 
 namespace coffer::cli {
+
+// The tag of the snapshot a destructive set restore takes of the state it replaces. Such a
+// snapshot is never "the latest" of its set, nor "the newest before T", nor the previous one a
+// shrink check compares with: after a restore killed part-way, running it again must restore
+// the backup that was asked for, not the half-replaced state. It is chosen only by its id.
+inline constexpr const char* k_safety_tag = "safety-snapshot";
+inline bool is_safety_snapshot(const repo::Snapshot& s) {
+    return std::find(s.tags.begin(), s.tags.end(), k_safety_tag) != s.tags.end();
+}
 
 // Exit codes, documented in docs/cli.md. Stable: scripts depend on them.
 enum ExitCode : int {

@@ -45,24 +45,50 @@ std::string now_rfc3339() {
     return format_rfc3339(now_unix_ns());
 }
 
-Result<int64_t> parse_rfc3339(std::string_view text) {
+namespace {
+
+// Reads exactly n ASCII digits at pos: sscanf would take signs, spaces and shorter fields.
+bool fixed_digits(std::string_view s, size_t pos, size_t n, int& out) {
+    if (pos + n > s.size()) return false;
+    out = 0;
+    for (size_t i = pos; i < pos + n; ++i) {
+        if (s[i] < '0' || s[i] > '9') return false;
+        out = out * 10 + (s[i] - '0');
+    }
+    return true;
+}
+
+int days_in_month(int y, int m) {
+    static constexpr int k_days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return m == 2 && leap ? 29 : k_days[m - 1];
+}
+
+}  // namespace
+
+Result<int64_t> parse_rfc3339(std::string_view t) {
     auto bad = [&] {
-        return invalid_argument("time '" + std::string(text) +
+        return invalid_argument("time '" + printable_excerpt(t, 64) +
                                 "' is not RFC 3339 (e.g. 2026-11-23T16:00:00Z or 2026-11-23)");
     };
-    int y, mo, d, h = 0, mi = 0, s = 0, consumed = 0;
-    std::string t(text);
-    if (sscanf(t.c_str(), "%4d-%2d-%2d%n", &y, &mo, &d, &consumed) != 3) return bad();
-    size_t pos = static_cast<size_t>(consumed);
+    int y, mo, d, h = 0, mi = 0, s = 0;
+    if (!fixed_digits(t, 0, 4, y) || t.size() < 10 || t[4] != '-' || !fixed_digits(t, 5, 2, mo) ||
+        t[7] != '-' || !fixed_digits(t, 8, 2, d))
+        return bad();
+    if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo)) return bad();
     int64_t nanos = 0, offset_s = 0;
-    if (pos < t.size()) {
-        if (t[pos] != 'T' && t[pos] != 't' && t[pos] != ' ') return bad();
-        if (sscanf(t.c_str() + pos + 1, "%2d:%2d:%2d%n", &h, &mi, &s, &consumed) != 3) return bad();
-        pos += 1 + static_cast<size_t>(consumed);
+    if (t.size() > 10) {
+        if (t[10] != 'T' && t[10] != 't' && t[10] != ' ') return bad();
+        if (t.size() < 19 || !fixed_digits(t, 11, 2, h) || t[13] != ':' ||
+            !fixed_digits(t, 14, 2, mi) || t[16] != ':' || !fixed_digits(t, 17, 2, s))
+            return bad();
+        // 60 is a leap second, which RFC 3339 allows; it counts as the next second's start.
+        if (h > 23 || mi > 59 || s > 60) return bad();
+        size_t pos = 19;
         if (pos < t.size() && t[pos] == '.') {
             ++pos;
             int digits = 0;
-            while (pos < t.size() && isdigit(static_cast<unsigned char>(t[pos]))) {
+            while (pos < t.size() && t[pos] >= '0' && t[pos] <= '9') {
                 if (digits < 9) nanos = nanos * 10 + (t[pos] - '0');
                 ++digits;
                 ++pos;
@@ -75,7 +101,9 @@ Result<int64_t> parse_rfc3339(std::string_view text) {
             ++pos;
         } else if (t[pos] == '+' || t[pos] == '-') {
             int oh, om;
-            if (sscanf(t.c_str() + pos + 1, "%2d:%2d", &oh, &om) != 2) return bad();
+            if (!fixed_digits(t, pos + 1, 2, oh) || pos + 3 >= t.size() || t[pos + 3] != ':' ||
+                !fixed_digits(t, pos + 4, 2, om) || oh > 23 || om > 59)
+                return bad();
             offset_s = (oh * 3600 + om * 60) * (t[pos] == '+' ? 1 : -1);
             pos += 6;
         } else {
@@ -83,12 +111,11 @@ Result<int64_t> parse_rfc3339(std::string_view text) {
         }
         if (pos != t.size()) return bad();
     }
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60) return bad();
     int64_t secs = utc_seconds(y, mo, d, h, mi, s) - offset_s;
     int64_t ns = 0;
     if (__builtin_mul_overflow(secs, int64_t(1000000000), &ns) ||
         __builtin_add_overflow(ns, nanos, &ns))
-        return invalid_argument("time '" + std::string(text) +
+        return invalid_argument("time '" + std::string(t) +
                                 "' is out of range (1677-09-21 to 2262-04-11)");
     return ns;
 }

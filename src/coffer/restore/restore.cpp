@@ -12,6 +12,7 @@
 #include <memory>
 #include <thread>
 
+#include "coffer/restore/staged_target.h"
 #include "coffer/util/file.h"
 #include "coffer/util/thread_pool.h"
 
@@ -441,8 +442,18 @@ Result<Outcome> restore_tree(repo::Repository& repository, const Id& tree, const
             return node.status();
         }
     }
-    Restorer r(repository, opts);
-    return r.run(tree);
+    if (opts.overwrite) {  // merges into what is there: not all-or-nothing (docs/cli.md)
+        Restorer r(repository, opts);
+        auto outcome = r.run(tree);
+        if (outcome.ok() && outcome->errors.empty()) TRY(remove_abandoned_staging(opts.target));
+        return outcome;
+    }
+    return restore_staged(opts.target, [&](const std::string& staging) {
+        Options staged = opts;
+        staged.target = staging;
+        Restorer r(repository, staged);
+        return r.run(tree);
+    });
 }
 
 }  // namespace coffer::restore

@@ -45,6 +45,9 @@ struct Outcome {
     std::vector<std::string> errors;  // entries that could not be restored
 };
 
+// Without overwrite the target must be new or empty, and the restore is all-or-nothing: it is
+// staged and moved into place at the end (staged_target.h), so a restore killed part-way leaves
+// no target, or one holding only a .coffer-partial-* directory, which the next restore removes.
 // Fails (nothing written) if the target is not empty and overwrite is not set. Returns an
 // Outcome whose errors list what went wrong with individual entries; a failure to read the
 // snapshot's trees is a Status.

@@ -1,17 +1,60 @@
-// The files source: restored into a staging directory beside each path, then swapped in, so a
-// reader sees the old tree or the new one, never a mixture; the old tree is removed after.
+// The files source: restored into a staging directory beside each path, then swapped in with
+// one renameat2(RENAME_EXCHANGE), so a reader, or a crash, sees the old tree or the new one,
+// never a mixture or neither; the old tree is removed after.
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 
 #include "coffer/restore/restore.h"
 #include "coffer/source/source.h"
+#include "coffer/util/crash_step.h"
+#include "coffer/util/file.h"
+#include "coffer/util/staging.h"
 
 namespace coffer::source {
 
 namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* k_staging_prefix = ".coffer-restore-";
+
+// Puts the restored tree at path in one step: an exchange where path exists (the old tree
+// lands in the staging directory), a rename where it does not. A crash leaves path old or new.
+Status swap_in(const std::string& restored, const std::string& path, const std::string& parent) {
+    struct stat st {};
+    bool exists = ::lstat(path.c_str(), &st) == 0;
+    unsigned flags = exists ? RENAME_EXCHANGE : RENAME_NOREPLACE;
+    if (::renameat2(AT_FDCWD, restored.c_str(), AT_FDCWD, path.c_str(), flags) != 0) {
+        if (errno != EINVAL)
+            return errno_status(
+                (exists ? "swap the restored tree in at " : "move restored ") + path, errno);
+        // A filesystem without renameat2 flags: a directory cannot be renamed over a
+        // non-empty one, so the old tree moves aside first, leaving a moment without path.
+        if (exists) {
+            // Never swept: after a crash here it holds the only copy of the old tree.
+            TRY_ASSIGN(StagingDir old, StagingDir::create(parent, ".coffer-old-"));
+            std::string aside = old.path() + "/" + fs::path(path).filename().string();
+            if (::rename(path.c_str(), aside.c_str()) != 0)
+                return errno_status("move " + path + " aside", errno);
+            if (::rename(restored.c_str(), path.c_str()) != 0) {
+                int e = errno;
+                ::rename(aside.c_str(), path.c_str());  // put it back
+                return errno_status("move restored " + path + " into place", e);
+            }
+            old.remove();
+        } else if (::rename(restored.c_str(), path.c_str()) != 0) {
+            return errno_status("move restored " + path + " into place", errno);
+        }
+    }
+    return fsync_dir(parent);
+}
+
+}  // namespace
 
 Result<std::vector<Check>> files_restore(repo::Repository& repository, const RestoreRequest& r) {
     const auto& src = *r.source;
@@ -39,38 +82,24 @@ Result<std::vector<Check>> files_restore(repo::Repository& repository, const Res
             continue;
         }
         std::string parent = fs::path(path).parent_path().string();
-        std::string staging_tmpl = parent + "/.coffer-restore-XXXXXX";
-        if (!mkdtemp(staging_tmpl.data()))
-            return errno_status("create staging directory in " + parent, errno);
-        std::string staging = staging_tmpl;
+        // Staging directories of a restore that was killed are removed first; a running
+        // restore's are locked and stay.
+        TRY(sweep_staging(parent, k_staging_prefix).status());
+        TRY_ASSIGN(StagingDir staging, StagingDir::create(parent, k_staging_prefix));
         restore::Options opts;
-        opts.target = staging;
+        opts.target = staging.path();
         opts.includes = {path};
+        opts.overwrite = true;  // the staging directory is ours and empty: no second staging
         auto outcome = restore::restore_tree(repository, r.tree, opts);
-        std::error_code ec;
         if (!outcome.ok() || !outcome->errors.empty()) {
-            fs::remove_all(staging, ec);  // the live path is untouched
+            staging.remove();  // the live path is untouched
             if (!outcome.ok()) return outcome.status().with_context("source '" + src.name + "'");
             outcome_check(path, *outcome);
             continue;
         }
-        std::string old;
-        struct stat st {};
-        if (lstat(path.c_str(), &st) == 0) {
-            std::string old_tmpl = parent + "/.coffer-old-XXXXXX";
-            if (!mkdtemp(old_tmpl.data())) return errno_status("create " + old_tmpl, errno);
-            old = old_tmpl + "/" + fs::path(path).filename().string();
-            if (::rename(path.c_str(), old.c_str()) != 0)
-                return errno_status("move " + path + " aside", errno);
-        }
-        if (::rename((staging + path).c_str(), path.c_str()) != 0) {
-            int e = errno;
-            if (!old.empty()) ::rename(old.c_str(), path.c_str());  // put it back
-            fs::remove_all(staging, ec);
-            return errno_status("move restored " + path + " into place", e);
-        }
-        fs::remove_all(staging, ec);
-        if (!old.empty()) fs::remove_all(fs::path(old).parent_path(), ec);
+        TRY(swap_in(staging.path() + path, path, parent));
+        crash_step("files-swapped");
+        staging.remove();  // now the old tree
         outcome_check(path, *outcome);
     }
     return checks;

@@ -14,7 +14,9 @@
 
 #include "coffer/restore/restore.h"
 #include "coffer/source/source.h"
+#include "coffer/util/crash_step.h"
 #include "coffer/util/file.h"
+#include "coffer/util/staging.h"
 
 namespace coffer::source {
 
@@ -170,6 +172,35 @@ Result<backup::SourceInput> sqlite_backup(const config::SourceConfig& source) {
     return in;
 }
 
+// Folds the live database's -wal (or rolls back its hot -journal) into the file itself before
+// the restored copy replaces it: a crash between the rename and the removal of those files
+// would otherwise leave the old WAL to be replayed into the new database. A database still in
+// use is an error (stop the application in pre_restore); one SQLite cannot open is replaced
+// as it is, since replacing a damaged database is what a restore is for.
+Status settle_live(const std::string& path) {
+    struct stat st {};
+    if (::stat((path + "-wal").c_str(), &st) != 0 && ::stat((path + "-journal").c_str(), &st) != 0)
+        return ok_status();
+    Db live;
+    if (sqlite3_open_v2(path.c_str(), &live.db, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK)
+        return ok_status();
+    sqlite3_busy_timeout(live.db, 5000);
+    int busy = 0;
+    auto on_row = [](void* out, int, char** values, char**) {
+        *static_cast<int*>(out) = values[0] ? std::atoi(values[0]) : 0;
+        return 0;
+    };
+    // Reading the schema rolls back a hot journal; the checkpoint empties a WAL.
+    int rc = sqlite3_exec(live.db, "SELECT count(*) FROM sqlite_master", nullptr, nullptr, nullptr);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(live.db, "PRAGMA wal_checkpoint(TRUNCATE)", on_row, &busy, nullptr);
+    if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED || busy != 0)
+        return lock_held("the live database " + path +
+                         " is in use: stop the application (a pre_restore hook) and "
+                         "restore again");
+    return ok_status();
+}
+
 Result<std::vector<Check>> sqlite_restore(repo::Repository& repository, const RestoreRequest& r) {
     const auto& src = *r.source;
     TRY_ASSIGN(repo::Node db_node, restore::find_node(repository, r.tree, "/database.sqlite"));
@@ -187,8 +218,12 @@ Result<std::vector<Check>> sqlite_restore(repo::Repository& repository, const Re
     }
     std::string dir = final_path.substr(0, final_path.rfind('/'));
     if (dir.empty()) dir = "/";
-    std::string tmp = final_path + ".coffer-restore-XXXXXX";
-    int fd = mkstemp(tmp.data());
+    // The copy is staged in a locked directory beside the live file, so that one a killed
+    // restore left behind is removed by the next restore (util/staging.h).
+    TRY(sweep_staging(dir, ".coffer-restore-").status());
+    TRY_ASSIGN(StagingDir staging, StagingDir::create(dir, ".coffer-restore-"));
+    std::string tmp = staging.path() + "/" + final_path.substr(final_path.rfind('/') + 1);
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) return errno_status("create " + tmp, errno);
     Status st = restore::read_contents(repository, db_node,
                                        [&](ByteView d) { return write_all(fd, d, tmp); });
@@ -223,19 +258,26 @@ Result<std::vector<Check>> sqlite_restore(repo::Repository& repository, const Re
     bool all_ok = st.ok();
     for (const auto& c : checks) all_ok = all_ok && c.ok;
     if (!all_ok) {
-        ::unlink(tmp.c_str());  // the live file is untouched
+        staging.remove();  // the live file is untouched
         if (!st.ok()) return st.with_context("source '" + src.name + "'");
         return checks;
     }
+    if (Status settled = settle_live(final_path); !settled.ok()) {
+        staging.remove();
+        return settled.with_context("source '" + src.name + "'");
+    }
     if (::rename(tmp.c_str(), final_path.c_str()) != 0) {
         int e = errno;
-        ::unlink(tmp.c_str());
+        staging.remove();
         return errno_status("replace " + final_path, e);
     }
-    // WAL and shared-memory files of the old database would be replayed into the new one.
+    crash_step("sqlite-replaced");
+    // WAL and shared-memory files of the old database would be replayed into the new one
+    // (settle_live emptied them, so a crash before this point leaves nothing to replay).
     ::unlink((final_path + "-wal").c_str());
     ::unlink((final_path + "-shm").c_str());
     ::unlink((final_path + "-journal").c_str());
+    staging.remove();  // empty now
     int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd >= 0) {
         fsync(dfd);

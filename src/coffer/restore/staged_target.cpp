@@ -1,0 +1,158 @@
+#include "coffer/restore/staged_target.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <vector>
+
+#include "coffer/util/crash_step.h"
+#include "coffer/util/file.h"
+#include "coffer/util/staging.h"
+
+namespace coffer::restore {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* k_inner_prefix = ".coffer-partial-";
+
+struct Fd {
+    int fd = -1;
+    explicit Fd(int f) : fd(f) {}
+    ~Fd() {
+        if (fd >= 0) ::close(fd);
+    }
+};
+
+Result<std::vector<std::string>> list_names(const std::string& dir) {
+    DIR* d = ::opendir(dir.c_str());
+    if (!d) return errno_status("list " + dir, errno);
+    std::vector<std::string> names;
+    errno = 0;
+    while (dirent* e = ::readdir(d)) {
+        std::string_view n = e->d_name;
+        if (n != "." && n != "..") names.emplace_back(n);
+        errno = 0;
+    }
+    int e = errno;
+    ::closedir(d);
+    if (e != 0) return errno_status("list " + dir, e);
+    return names;
+}
+
+Status not_empty(const std::string& target) {
+    return invalid_argument("restore target " + target +
+                            " is not empty: choose an empty directory or pass --overwrite");
+}
+
+// The staged tree's entries move up into target, which was empty: one rename each, refusing
+// to replace anything that appeared meanwhile.
+Status move_up(const std::string& target, const std::string& staging) {
+    Fd tfd(::open(target.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    Fd sfd(::open(staging.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (tfd.fd < 0 || sfd.fd < 0) return errno_status("open restore target " + target, errno);
+    TRY_ASSIGN(auto names, list_names(staging));
+    for (const auto& n : names) {
+        if (::renameat2(sfd.fd, n.c_str(), tfd.fd, n.c_str(), RENAME_NOREPLACE) == 0) {
+            crash_step("restore-moving-up");
+            continue;
+        }
+        int e = errno;
+        if (e == EEXIST) return not_empty(target);
+        if (e != EINVAL || ::renameat(sfd.fd, n.c_str(), tfd.fd, n.c_str()) != 0)
+            return errno_status("move restored " + n + " into " + target, e == EINVAL ? errno : e);
+    }
+    if (fsync(tfd.fd) != 0 && errno != EINVAL)
+        return errno_status("fsync restore target " + target, errno);
+    std::string inner = fs::path(staging).filename().string();
+    if (::unlinkat(tfd.fd, inner.c_str(), AT_REMOVEDIR) != 0)
+        return errno_status("remove " + staging, errno);
+    if (fsync(tfd.fd) != 0 && errno != EINVAL)
+        return errno_status("fsync restore target " + target, errno);
+    return ok_status();
+}
+
+Result<Outcome> into_existing(const std::string& target,
+                              const std::function<Result<Outcome>(const std::string&)>& run) {
+    TRY_ASSIGN(auto names, list_names(target));
+    std::string interrupted;
+    bool others = false;
+    for (const auto& n : names) {
+        if (n.rfind(k_inner_prefix, 0) == 0 && interrupted.empty())
+            interrupted = n;
+        else
+            others = true;
+    }
+    // A restore killed while its entries moved up left some of them beside its staging
+    // directory: that is a half-restored target, and it keeps its marker until replaced.
+    if (others && !interrupted.empty())
+        return invalid_argument("restore target " + target + " holds an interrupted restore (" +
+                                interrupted + "): empty it, or restore again with --overwrite");
+    if (others) return not_empty(target);
+    TRY(sweep_staging(target, k_inner_prefix).status());
+    TRY_ASSIGN(names, list_names(target));
+    if (!names.empty()) return not_empty(target);  // another restore is staging here
+    TRY_ASSIGN(StagingDir staging, StagingDir::create(target, k_inner_prefix));
+    auto outcome = run(staging.path());
+    if (!outcome.ok()) {
+        staging.remove();
+        return outcome.status();
+    }
+    Status moved = move_up(target, staging.path());
+    if (!moved.ok()) return moved.with_context("the restore is in " + staging.path());
+    staging.release();
+    return outcome;
+}
+
+Result<Outcome> into_new(const std::string& target,
+                         const std::function<Result<Outcome>(const std::string&)>& run) {
+    fs::path p(target);
+    std::string parent = p.has_parent_path() ? p.parent_path().string() : ".";
+    // NAME_MAX leaves room for the prefix and mkdtemp's suffix.
+    const std::string prefix = "." + p.filename().string().substr(0, 200) + ".coffer-partial-";
+    TRY(make_dirs(parent, 0700));
+    TRY(sweep_staging(parent, prefix).status());
+    TRY_ASSIGN(StagingDir staging, StagingDir::create(parent, prefix));
+    auto outcome = run(staging.path());
+    if (!outcome.ok()) {
+        staging.remove();
+        return outcome.status();
+    }
+    // Its contents are synced by the restore; the rename makes them the target, durably.
+    if (::rename(staging.path().c_str(), target.c_str()) != 0) {
+        int e = errno;
+        staging.remove();
+        if (e == EEXIST || e == ENOTEMPTY) return not_empty(target);
+        return errno_status("move the restored tree to " + target, e);
+    }
+    staging.release();
+    TRY(fsync_dir(parent));
+    return outcome;
+}
+
+}  // namespace
+
+Status remove_abandoned_staging(const std::string& target) {
+    return sweep_staging(target, k_inner_prefix).status();
+}
+
+Result<Outcome> restore_staged(const std::string& target_in,
+                               const std::function<Result<Outcome>(const std::string&)>& run) {
+    std::string target = fs::path(target_in).lexically_normal().string();
+    while (target.size() > 1 && target.back() == '/') target.pop_back();
+    struct stat st {};
+    if (::stat(target.c_str(), &st) == 0) {  // the target itself may be a symlink the user chose
+        if (!S_ISDIR(st.st_mode))
+            return invalid_argument("restore target " + target + " is not a directory");
+        return into_existing(target, run);
+    }
+    if (errno != ENOENT) return errno_status("restore target " + target, errno);
+    return into_new(target, run);
+}
+
+}  // namespace coffer::restore
