@@ -300,5 +300,49 @@ TEST_F(PruneCli, AKilledBackupsLeaseIsReportedThenRemovedByUnlock) {
     expect_all_snapshots_restore("after unlock");
 }
 
+// Replays of what forget and prune removed, put back by someone with write access to the
+// store: an index object that prune replaced (naming a pack prune deleted), and the manifest of
+// a snapshot forgotten on purpose. The index is a problem naming it and the pack; the snapshot,
+// which an interrupted forget can also leave, is named in a note and stays forgotten: it is
+// neither listed nor restorable.
+TEST_F(PruneCli, ReplayedIndexAndForgottenSnapshotAreCaught) {
+    std::string forgotten = backup_generation(1);
+    backup_generation(2);
+    const std::string old_snapshots = tmp / "old snapshots", old_index = tmp / "old index";
+    copy_tree(repo.repo + "/snapshots", old_snapshots);
+    copy_tree(repo.repo + "/index", old_index);
+    ASSERT_EQ(repo.run({"forget", "--keep-last", "1"}).exit_code, 0);
+    RunResult p = repo.run({"prune", "--grace", "0s", "--max-unused", "0"});
+    ASSERT_EQ(p.exit_code, 0) << p.describe();
+
+    write_file(repo.repo + "/snapshots/" + forgotten, read_file(old_snapshots + "/" + forgotten));
+    RunResult v = repo.run({"verify", "--read-data"}, Keys::both);
+    EXPECT_EQ(v.exit_code, 0) << v.describe();
+    EXPECT_TRUE(contains(v.err + v.out, forgotten + " was forgotten")) << v.describe();
+    for (const auto& s : snapshots()) EXPECT_NE(s["id"], forgotten);
+    RunResult r = repo.run({"restore", forgotten, "--target", tmp / "r"}, Keys::both);
+    EXPECT_EQ(r.exit_code, 4) << r.describe();
+    EXPECT_FALSE(exists(tmp / "r"));
+
+    // Old index objects that only describe packs prune kept are redundant, not wrong; the one
+    // naming the pack prune deleted must be caught.
+    std::vector<std::string> replayed;
+    for (const auto& name : list_files(old_index))
+        if (!exists(repo.repo + "/index/" + name)) {
+            write_file(repo.repo + "/index/" + name, read_file(old_index + "/" + name));
+            replayed.push_back(name);
+        }
+    ASSERT_FALSE(replayed.empty()) << "prune replaced no index object";
+    for (Keys keys : {Keys::host, Keys::both}) {
+        RunResult bad = repo.run({"verify"}, keys);
+        EXPECT_EQ(bad.exit_code, 5) << bad.describe();
+        EXPECT_TRUE(contains(bad.out, "references pack")) << bad.describe();
+        EXPECT_TRUE(contains(bad.out, "which is missing")) << bad.describe();
+        bool named = false;
+        for (const auto& name : replayed) named |= contains(bad.out, "index " + name);
+        EXPECT_TRUE(named) << bad.describe();
+    }
+}
+
 }  // namespace
 }  // namespace coffer::e2e
