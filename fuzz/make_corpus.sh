@@ -169,6 +169,11 @@ put schedule_fuzz daily '@daily
 America/New_York'
 put schedule_fuzz duration '2w3d4h5m6s'
 
+# ---- pg_dsn_fuzz: a length byte and a database name to put in, then the DSN ------------------
+put pg_dsn_fuzz uri "$(printf '\x07')restorepostgresql://backup:s3cr%40t@127.0.0.1:5432/platform?sslmode=require"
+put pg_dsn_fuzz keywords "$(printf '\x05')x' hohost=db.internal port=5433 dbname='app db' user=coffer password='it''s secret'"
+put pg_dsn_fuzz socket "$(printf '\x01')zpostgresql:///platform?host=/var/run/postgresql"
+
 # ---- dictionaries ---------------------------------------------------------------------------------
 json_dict='"{"
 "}"

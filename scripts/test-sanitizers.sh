@@ -3,12 +3,13 @@
 # the backup pipeline's and the daemon's tests under ThreadSanitizer (build/tsan). Any report
 # fails the run. scripts/test.sh calls it after the main run, with the test servers still up
 # (COFFER_TEST_* in the environment); run alone, the tests that need a server fail or skip.
-# Usage: scripts/test-sanitizers.sh [asan|tsan]...   (default: both)
+# Then, with "fuzz", a short run of every fuzz target (fuzz/run.sh).
+# Usage: scripts/test-sanitizers.sh [asan|tsan|fuzz]...   (default: all three)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
 which=("$@")
-[[ ${#which[@]} -gt 0 ]] || which=(asan tsan)
+[[ ${#which[@]} -gt 0 ]] || which=(asan tsan fuzz)
 
 for s in "${which[@]}"; do
   case $s in
@@ -29,8 +30,13 @@ for s in "${which[@]}"; do
       TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 "$t" --gtest_brief=1
     done
     ;;
+  fuzz)
+    # Every libFuzzer target (clang, ASan+UBSan; the fuzz preset in build/fuzz) for
+    # COFFER_FUZZ_SECONDS (default 5) on its generated seed corpus; longer runs: fuzz/run.sh N.
+    COFFER_FUZZ_JOBS=$jobs bash fuzz/run.sh "${COFFER_FUZZ_SECONDS:-5}"
+    ;;
   *)
-    echo "usage: $0 [asan|tsan]..." >&2
+    echo "usage: $0 [asan|tsan|fuzz]..." >&2
     exit 2
     ;;
   esac

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds coffer (warnings as errors) and runs every test with CTest.
-# Usage: scripts/test.sh            the whole suite, then again under the sanitizers
+# Usage: scripts/test.sh            the whole suite, then again under the sanitizers, then a
+#                                   short run of every fuzz target
 #        scripts/test.sh -R regex   only tests matching regex (extra args go to ctest), no
 #                                   sanitizer runs (nor with COFFER_SKIP_SANITIZERS=1)
 set -euo pipefail
@@ -36,5 +37,5 @@ ctest --preset ci -j "$jobs" --timeout 600 "$@"
 # The whole suite again under ASan+UBSan, the pipeline and daemon under TSan, and a short run of
 # every fuzz target (docs/reliability.md). Not when only some tests were asked for.
 if [[ $# -eq 0 && ${COFFER_SKIP_SANITIZERS:-0} != 1 ]]; then
-  scripts/test-sanitizers.sh asan tsan
+  scripts/test-sanitizers.sh asan tsan fuzz
 fi
