@@ -73,6 +73,40 @@ TEST_F(BadInput, NotARepository) {
     EXPECT_FAILS_WITH(none, 2, "no repository given");
 }
 
+// A repository written by a newer coffer: every command says to upgrade, in one line, exits
+// non-zero and writes nothing, not even an audit entry, to a format it does not know.
+TEST_F(BadInput, ANewerRepositoryFormatIsRefusedAndNothingIsWritten) {
+    std::string config = read_file(repo.repo + "/config");
+    const std::string v1 = "\"version\": 1";
+    ASSERT_NE(config.find(v1), std::string::npos) << config;
+    config.replace(config.find(v1), v1.size(), "\"version\": 2");
+    write_file(repo.repo + "/config", config);
+    const Manifest before = scan_tree(repo.repo);
+    const std::string target = dir / "target", mirror = dir / "mirror";
+    const std::vector<std::pair<std::vector<std::string>, Keys>> commands = {
+        {{"snapshots"}, Keys::host},
+        {{"backup", src}, Keys::host},
+        {{"verify"}, Keys::host},
+        {{"verify", "--read-data"}, Keys::both},
+        {{"restore", "latest", "--target", target}, Keys::both},
+        {{"ls", "latest"}, Keys::both},
+        {{"forget", "--keep-last", "1"}, Keys::host},
+        {{"prune"}, Keys::host},
+        {{"mirror", "--to", mirror}, Keys::host},
+    };
+    for (const auto& [args, keys] : commands) {
+        SCOPED_TRACE(args.front());
+        RunResult r = repo.run(args, keys);
+        EXPECT_NE(r.exit_code, 0) << r.describe();
+        EXPECT_TRUE(r.one_line_error()) << r.describe();
+        EXPECT_TRUE(contains(r.err, "repository format version 2 is newer")) << r.describe();
+        EXPECT_TRUE(contains(r.err, "upgrade coffer")) << r.describe();
+        EXPECT_EQ(diff_manifests(before, scan_tree(repo.repo)), "");
+    }
+    EXPECT_FALSE(exists(target));
+    EXPECT_FALSE(exists(mirror));
+}
+
 TEST_F(BadInput, WrongOrMalformedRecoveryKey) {
     Repo other(dir.path(), "other");
     ASSERT_NO_FATAL_FAILURE(other.init());
