@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -189,10 +190,12 @@ TEST_F(VerifyTest, ReadDataReadsEachPackOnceAndNamesTheDamagedChunk) {
 }
 
 TEST_F(VerifyTest, TamperMatrix) {
+    int mutations = 0;  // each one checked to be a problem naming the object
     for (const Object& o : objects()) {
         SCOPED_TRACE(o.name);
         {  // (a) one flipped byte
             Copy c(s_repo->dir);
+            mutations++;
             flip_byte(c.path(o), fs::file_size(c.path(o)) / 2);
             Report r = check(c.store, host(), nullptr, {.expected_latest = newest()});
             EXPECT_FALSE(r.ok());
@@ -200,6 +203,7 @@ TEST_F(VerifyTest, TamperMatrix) {
         }
         {  // (b) the object deleted
             Copy c(s_repo->dir);
+            mutations++;
             ASSERT_TRUE(fs::remove(c.path(o)));
             Report r = check(c.store, host(), nullptr, {.expected_latest = newest()});
             if (o.kind == "pack") {
@@ -226,6 +230,7 @@ TEST_F(VerifyTest, TamperMatrix) {
         }
         if (o.kind == "pack") {  // (c) a truncated pack
             Copy c(s_repo->dir);
+            mutations++;
             fs::resize_file(c.path(o), fs::file_size(c.path(o)) - 100);
             Report r = check(c.store, host(), nullptr);
             EXPECT_FALSE(r.ok());
@@ -235,6 +240,7 @@ TEST_F(VerifyTest, TamperMatrix) {
             SCOPED_TRACE(key ? "with the host key" : "without a key");
             {  // (d) bytes appended
                 Copy c(s_repo->dir);
+                mutations++;
                 std::ofstream(c.path(o), std::ios::binary | std::ios::app) << "appended";
                 Report r = check(c.store, key, nullptr);
                 EXPECT_FALSE(r.ok());
@@ -244,6 +250,7 @@ TEST_F(VerifyTest, TamperMatrix) {
             for (const Object& other : objects()) {
                 if (other.kind != o.kind || other.name == o.name) continue;
                 Copy c(s_repo->dir);
+                mutations++;
                 fs::rename(c.path(o), c.dir + "/swap");
                 fs::rename(c.path(other), c.path(o));
                 fs::rename(c.dir + "/swap", c.path(other));
@@ -255,6 +262,8 @@ TEST_F(VerifyTest, TamperMatrix) {
             }
         }
     }
+    std::printf("tamper matrix: %d mutations of %zu objects\n", mutations, objects().size());
+    EXPECT_GT(mutations, 0);
 }
 
 // Objects of another repository (another key), put in under their own names beside this one's:
