@@ -317,6 +317,20 @@ rto = 3600
     EXPECT_TRUE(has(q, 6, {"rpo must be longer than zero"})) << join(q);
 }
 
+TEST(ConfigErrors, TheSafetySnapshotTagIsReserved) {
+    auto p = problems_of(R"([repository]
+url = "/r"
+[[set]]
+name = "app"
+tags = ["prod", "safety-snapshot"]
+  [[set.source]]
+  name = "files"
+  type = "files"
+  paths = ["/etc/app"]
+)");
+    EXPECT_TRUE(has(p, 5, {"set 'app': tags must not hold \"safety-snapshot\""})) << join(p);
+}
+
 TEST(ConfigErrors, WrongTypes) {
     auto p = problems_of(R"([repository]
 url = 5

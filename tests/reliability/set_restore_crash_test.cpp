@@ -127,6 +127,27 @@ TEST_F(SetRestoreCrash, KilledAfterTheDatabaseRenameTheRestoredDatabaseStands) {
     EXPECT_EQ(after_rerun("killed after the rename"), "");
 }
 
+// The same window, with a live database whose WAL cannot be folded in: its file is gone, or it
+// is damaged. Its -wal still goes before the restored file takes its place.
+TEST_F(SetRestoreCrash, KilledAfterTheRenameNoStaleWalOfAGoneOrDamagedDatabaseReplays) {
+    for (bool gone : {true, false}) {
+        SCOPED_TRACE(gone ? "database file gone" : "database file damaged");
+        reset_live();
+        ASSERT_TRUE(exists(db + "-wal"));
+        if (gone)
+            force_remove_all(db);
+        else
+            write_file(db, prng_bytes(8192, 3));
+        RunOptions o;
+        o.env["COFFER_CRASH_STEP"] = "sqlite-replaced";
+        RunResult killed = run({"restore", "--set", "app", "--confirm", "app", "--source", "db",
+                                "--no-safety-snapshot"},
+                               o);
+        ASSERT_EQ(killed.exit_code, 137) << killed.describe();
+        EXPECT_EQ(db_state(), "A") << "the old WAL was replayed into the restored database";
+    }
+}
+
 TEST_F(SetRestoreCrash, KilledAfterTheFilesSwapTheRestoredTreeStands) {
     reset_live();
     RunOptions o;

@@ -1,6 +1,8 @@
 // All-or-nothing restores: a target appears complete or not at all, whatever kills the restore.
 #include "coffer/restore/staged_target.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -166,6 +168,33 @@ TEST_F(StagedTargetTest, ARunningRestoresStagingMakesTheTargetBusy) {
     EXPECT_EQ(out.status().code(), Code::invalid_argument);
     EXPECT_NE(out.status().message().find("not empty"), std::string::npos);
     EXPECT_TRUE(fs::exists(running->path()));
+}
+
+TEST_F(StagedTargetTest, OneRestoreAtATimeIntoATarget) {
+    fs::create_directories(target);
+    int fd = ::open(target.c_str(), O_RDONLY | O_DIRECTORY);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::flock(fd, LOCK_EX), 0);  // as a running restore holds it
+    auto out = restore_staged(target, write_tree);
+    EXPECT_EQ(out.status().code(), Code::lock_held) << out.status().to_string();
+    EXPECT_TRUE(fs::is_empty(target));
+    ::close(fd);
+    out = restore_staged(target, write_tree);
+    ASSERT_TRUE(out.ok()) << out.status().to_string();
+    expect_restored();
+}
+
+TEST_F(StagedTargetTest, ASymlinkToNothingIsRefusedBeforeAnythingIsRestored) {
+    fs::create_symlink(dir + "/nowhere", target);
+    bool ran = false;
+    auto out = restore_staged(target, [&](const std::string& s) {
+        ran = true;
+        return write_tree(s);
+    });
+    EXPECT_EQ(out.status().code(), Code::invalid_argument);
+    EXPECT_NE(out.status().message().find("symlink to nothing"), std::string::npos);
+    EXPECT_FALSE(ran);
+    EXPECT_EQ(names_in(dir), std::set<std::string>{"target"});
 }
 
 TEST_F(StagedTargetTest, TargetsThatAreNotEmptyDirectoriesAreRefused) {

@@ -527,6 +527,12 @@ private:
         set.post_restore = get_string(s, "post_restore").value_or("");
         set.health_check = get_string(s, "health_check").value_or("");
         set.tags = get_strings(s, "tags").value_or(std::vector<std::string>{});
+        for (const auto& tag : set.tags)
+            if (tag == "safety-snapshot")  // cli/common.h: k_safety_tag
+                add(line_of(*t.get("tags")),
+                    s.prefix("tags") +
+                        " must not hold \"safety-snapshot\": that tag marks the snapshot a "
+                        "destructive restore takes, never the set's latest backup");
 
         if (const toml::node* n = t.get("min_size")) {
             if (const auto* v = n->as_integer(); !v)

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -63,6 +64,17 @@ Status move_up(const std::string& target, const std::string& staging) {
             continue;
         }
         int e = errno;
+        struct stat st {};
+        if (e == EACCES && ::fstatat(sfd.fd, n.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+            S_ISDIR(st.st_mode) && !(st.st_mode & S_IWUSR)) {
+            // Moving a directory to another parent rewrites its "..": a read-only one (as
+            // restored, not running as root) is made writable for the move, then put back.
+            ::fchmodat(sfd.fd, n.c_str(), (st.st_mode & 07777) | S_IWUSR, 0);
+            bool moved = ::renameat2(sfd.fd, n.c_str(), tfd.fd, n.c_str(), RENAME_NOREPLACE) == 0;
+            e = errno;
+            ::fchmodat(moved ? tfd.fd : sfd.fd, n.c_str(), st.st_mode & 07777, 0);
+            if (moved) continue;
+        }
         if (e == EEXIST) return not_empty(target);
         if (e != EINVAL || ::renameat(sfd.fd, n.c_str(), tfd.fd, n.c_str()) != 0)
             return errno_status("move restored " + n + " into " + target, e == EINVAL ? errno : e);
@@ -79,6 +91,14 @@ Status move_up(const std::string& target, const std::string& staging) {
 
 Result<Outcome> into_existing(const std::string& target,
                               const std::function<Result<Outcome>(const std::string&)>& run) {
+    // One restore at a time per target: two would mix their trees, or leave a staging
+    // directory beside a finished restore that looks like an interrupted one.
+    Fd lock(::open(target.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (lock.fd < 0) return errno_status("open restore target " + target, errno);
+    if (::flock(lock.fd, LOCK_EX | LOCK_NB) != 0)
+        return errno == EWOULDBLOCK
+                   ? lock_held("another restore is writing into " + target + ": wait for it")
+                   : errno_status("lock restore target " + target, errno);
     TRY_ASSIGN(auto names, list_names(target));
     std::string interrupted;
     bool others = false;
@@ -123,8 +143,18 @@ Result<Outcome> into_new(const std::string& target,
         staging.remove();
         return outcome.status();
     }
-    // Its contents are synced by the restore; the rename makes them the target, durably.
-    if (::rename(staging.path().c_str(), target.c_str()) != 0) {
+    // Its contents were synced by the restore (syncfs); the rename makes them the target,
+    // durably, and never replaces a directory made there meanwhile.
+    int renamed =
+        ::renameat2(AT_FDCWD, staging.path().c_str(), AT_FDCWD, target.c_str(), RENAME_NOREPLACE);
+    if (renamed != 0 && errno == EINVAL) {  // a filesystem without renameat2 flags
+        struct stat st {};
+        if (::lstat(target.c_str(), &st) == 0)
+            errno = EEXIST;
+        else
+            renamed = ::rename(staging.path().c_str(), target.c_str());
+    }
+    if (renamed != 0) {
         int e = errno;
         staging.remove();
         if (e == EEXIST || e == ENOTEMPTY) return not_empty(target);
@@ -152,6 +182,9 @@ Result<Outcome> restore_staged(const std::string& target_in,
         return into_existing(target, run);
     }
     if (errno != ENOENT) return errno_status("restore target " + target, errno);
+    if (struct stat lst{}; ::lstat(target.c_str(), &lst) == 0)
+        return invalid_argument("restore target " + target +
+                                " is a symlink to nothing: remove it or choose another target");
     return into_new(target, run);
 }
 

@@ -43,9 +43,13 @@ Status swap_in(const std::string& restored, const std::string& path, const std::
                 return errno_status("move " + path + " aside", errno);
             if (::rename(restored.c_str(), path.c_str()) != 0) {
                 int e = errno;
-                ::rename(aside.c_str(), path.c_str());  // put it back
+                if (::rename(aside.c_str(), path.c_str()) != 0)  // put it back
+                    return errno_status("move restored " + path + " into place (the old tree " +
+                                            "is in " + aside + ")",
+                                        e);
                 return errno_status("move restored " + path + " into place", e);
             }
+            TRY(fsync_dir(parent));
             old.remove();
         } else if (::rename(restored.c_str(), path.c_str()) != 0) {
             return errno_status("move restored " + path + " into place", errno);

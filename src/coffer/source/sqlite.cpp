@@ -175,30 +175,49 @@ Result<backup::SourceInput> sqlite_backup(const config::SourceConfig& source) {
 // Folds the live database's -wal (or rolls back its hot -journal) into the file itself before
 // the restored copy replaces it: a crash between the rename and the removal of those files
 // would otherwise leave the old WAL to be replayed into the new database. A database still in
-// use is an error (stop the application in pre_restore); one SQLite cannot open is replaced
-// as it is, since replacing a damaged database is what a restore is for.
+// use is an error (stop the application in pre_restore), and so is one SQLite cannot open for
+// another reason (permissions, say); a damaged one is replaced as it is, since replacing a
+// damaged database is what a restore is for.
 Status settle_live(const std::string& path) {
     struct stat st {};
     if (::stat((path + "-wal").c_str(), &st) != 0 && ::stat((path + "-journal").c_str(), &st) != 0)
         return ok_status();
-    Db live;
-    if (sqlite3_open_v2(path.c_str(), &live.db, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK)
+    if (::stat(path.c_str(), &st) != 0 && errno == ENOENT) {
+        // Files of a database that is gone: nothing to keep, and nothing they may replay into.
+        for (const char* suffix : {"-wal", "-shm", "-journal"})
+            if (::unlink((path + suffix).c_str()) != 0 && errno != ENOENT)
+                return errno_status("remove the stale " + path + suffix, errno);
         return ok_status();
-    sqlite3_busy_timeout(live.db, 5000);
+    }
+    Db live;
+    int rc = sqlite3_open_v2(path.c_str(), &live.db, SQLITE_OPEN_READWRITE, nullptr);
     int busy = 0;
-    auto on_row = [](void* out, int, char** values, char**) {
-        *static_cast<int*>(out) = values[0] ? std::atoi(values[0]) : 0;
-        return 0;
-    };
-    // Reading the schema rolls back a hot journal; the checkpoint empties a WAL.
-    int rc = sqlite3_exec(live.db, "SELECT count(*) FROM sqlite_master", nullptr, nullptr, nullptr);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_exec(live.db, "PRAGMA wal_checkpoint(TRUNCATE)", on_row, &busy, nullptr);
-    if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED || busy != 0)
+    if (rc == SQLITE_OK) {
+        sqlite3_busy_timeout(live.db, 5000);
+        auto on_row = [](void* out, int, char** values, char**) {
+            *static_cast<int*>(out) = values[0] ? std::atoi(values[0]) : 0;
+            return 0;
+        };
+        // Reading the schema rolls back a hot journal; the checkpoint empties a WAL.
+        rc = sqlite3_exec(live.db, "SELECT count(*) FROM sqlite_master", nullptr, nullptr, nullptr);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_exec(live.db, "PRAGMA wal_checkpoint(TRUNCATE)", on_row, &busy, nullptr);
+    }
+    if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED || (rc == SQLITE_OK && busy != 0))
         return lock_held("the live database " + path +
                          " is in use: stop the application (a pre_restore hook) and "
                          "restore again");
-    return ok_status();
+    if (rc == SQLITE_OK) return ok_status();
+    if (rc == SQLITE_NOTADB || rc == SQLITE_CORRUPT) {
+        // A damaged database is replaced as it is: replacing it is what the restore is for.
+        // Its WAL goes first, so that nothing of it can replay into the restored file.
+        for (const char* suffix : {"-wal", "-shm", "-journal"})
+            if (::unlink((path + suffix).c_str()) != 0 && errno != ENOENT)
+                return errno_status("remove " + path + suffix + " of the damaged database", errno);
+        return ok_status();
+    }
+    return sqlite_error(
+        live.db, "fold the WAL of the live database " + path + " into it before replacing it");
 }
 
 Result<std::vector<Check>> sqlite_restore(repo::Repository& repository, const RestoreRequest& r) {

@@ -36,8 +36,9 @@ private:
     int m_fd = -1;
 };
 
-// Removes every <parent>/<prefix>* directory whose lock is free (its owner died); returns how
-// many it removed. A parent that does not exist has none.
+// Removes every <parent>/<prefix>* directory whose lock is free (its owner died), read-only
+// directories inside it included; returns how many it removed. One it cannot remove stays,
+// without an error. A parent that does not exist has none; one that cannot be listed fails.
 Result<int> sweep_staging(const std::string& parent, const std::string& prefix);
 
 }  // namespace coffer
