@@ -142,15 +142,7 @@ std::string display_time(std::string s) {
 // Seconds since the epoch of an RFC 3339 time (YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM)),
 // for ordering the history: times with different offsets do not sort as text.
 std::optional<double> unix_time(std::string_view s) {
-    auto digits = [&](size_t pos, size_t n, int& out) {
-        if (pos + n > s.size()) return false;
-        out = 0;
-        for (size_t i = pos; i < pos + n; ++i) {
-            if (s[i] < '0' || s[i] > '9') return false;
-            out = out * 10 + (s[i] - '0');
-        }
-        return true;
-    };
+    auto digits = [&](size_t pos, size_t n, int& out) { return fixed_digits(s, pos, n, out); };
     int y = 0, mo = 0, d = 0, h = 0, mi = 0, se = 0;
     if (s.size() < 20 || !digits(0, 4, y) || s[4] != '-' || !digits(5, 2, mo) || s[7] != '-' ||
         !digits(8, 2, d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !digits(11, 2, h) ||

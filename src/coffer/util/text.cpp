@@ -31,4 +31,14 @@ int64_t utc_seconds(int year, int month, int day, int hour, int minute, int seco
     return static_cast<int64_t>(timegm(&tm));
 }
 
+bool fixed_digits(std::string_view text, size_t pos, size_t n, int& out) {
+    if (pos + n > text.size()) return false;
+    out = 0;
+    for (size_t i = pos; i < pos + n; ++i) {
+        if (text[i] < '0' || text[i] > '9') return false;
+        out = out * 10 + (text[i] - '0');
+    }
+    return true;
+}
+
 }  // namespace coffer

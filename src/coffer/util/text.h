@@ -16,4 +16,8 @@ std::string printable_excerpt(std::string_view text, size_t max_chars = 64);
 // timestamp parsers (RFC 3339 in repo/, S3's ISO 8601 in s3/). Fields are not range-checked.
 int64_t utc_seconds(int year, int month, int day, int hour, int minute, int second);
 
+// Reads exactly n ASCII digits of text at pos into out (sscanf would take signs, spaces and
+// shorter fields); false when they are not all there.
+bool fixed_digits(std::string_view text, size_t pos, size_t n, int& out);
+
 }  // namespace coffer
