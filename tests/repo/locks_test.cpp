@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "coffer/repo/keys.h"
+#include "coffer/store/fault/fault_store.h"
 #include "coffer/store/mem/mem_store.h"
 #include "repo/repo_test_util.h"
 
@@ -229,6 +230,43 @@ TEST(Locks, AnOwnerWhoseLockWasRemovedKnows) {
     Status st = (*lease)->check();
     EXPECT_EQ(st.code(), Code::lock_held) << st.to_string();
     EXPECT_FALSE(store->stat((*lease)->name()).ok()) << "not silently written back";
+}
+
+// The lapsed-lock data loss of other tools: a writer whose store stalls (every refresh takes
+// longer than the stale limit) must learn its lease may have lapsed before anyone else may
+// take it for stale, so that a prune which then runs deletes nothing the writer still commits.
+TEST(Locks, AWriterWhoseRefreshesStallKnowsBeforeOthersTakeItsLeaseForStale) {
+    auto mem = std::make_shared<store::MemStore>();
+    auto faulty = std::make_shared<store::FaultStore>(mem);
+    LockOptions o = fast();
+    o.refresh_ns = 50 * k_ms;
+    o.stale_after_ns = 800 * k_ms;
+    auto lease = Lock::acquire_lease(faulty, k_key, o);
+    ASSERT_TRUE(lease.ok()) << lease.status().to_string();
+    // From now on every write to locks/ takes 2 s: no refresh lands in time.
+    faulty->add_rule({.op = store::Op::put, .prefix = "locks/", .forever = true, .delay_ms = 2000});
+    auto t0 = std::chrono::steady_clock::now();
+    auto elapsed_ms = [&] {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::steady_clock::now() - t0)
+            .count();
+    };
+    // The owner gives up at half the stale limit...
+    while ((*lease)->check().ok() && elapsed_ms() < 3000)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    const auto gave_up = elapsed_ms();
+    EXPECT_FALSE((*lease)->check().ok());
+    EXPECT_LE(gave_up, 800) << "the owner still trusted a lease others may call stale";
+    EXPECT_FALSE((*lease)->check_before_commit().ok());
+    // ... while to a prune on the unstalled store the lease is still live until the limit.
+    if (elapsed_ms() < 700) {
+        auto early = Lock::acquire_prune(mem, k_key, o);
+        EXPECT_EQ(early.status().code(), Code::lock_held) << "prune ran under a live lease";
+    }
+    std::this_thread::sleep_for(
+        std::chrono::milliseconds(std::max<int64_t>(0, 1000 - elapsed_ms())));
+    auto prune = Lock::acquire_prune(mem, k_key, o);
+    EXPECT_TRUE(prune.ok()) << prune.status().to_string();
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <string>
 #include <thread>
 #include <vector>
@@ -118,6 +119,23 @@ TEST_F(FaultStoreTest, FirstMatchingRuleWinsAndEveryRuleCounts) {
     EXPECT_EQ(put("2").code(), Code::transient);
     EXPECT_EQ(put("3").code(), Code::permission);
     EXPECT_EQ(put("4").code(), Code::permission);
+}
+
+TEST_F(FaultStoreTest, ADelayStallsTheCallThenLetsItThroughWhileOthersProceed) {
+    store.add_rule({.op = Op::put, .prefix = "locks/", .forever = true, .delay_ms = 300});
+    auto t0 = std::chrono::steady_clock::now();
+    std::thread slow([&] { EXPECT_TRUE(put("locks/a", "lease").ok()); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    // Other calls are not held up by the stalled one.
+    auto t1 = std::chrono::steady_clock::now();
+    ASSERT_TRUE(put("packs/p", "pack").ok());
+    EXPECT_LT(std::chrono::steady_clock::now() - t1, std::chrono::milliseconds(100));
+    EXPECT_FALSE(inner->stat("locks/a").ok()) << "not there before its delay is over";
+    slow.join();
+    EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(300));
+    auto got = inner->get("locks/a");
+    ASSERT_TRUE(got.ok()) << "the delayed put reached the store";
+    EXPECT_EQ(std::string(as_chars(*got)), "lease");
 }
 
 TEST_F(FaultStoreTest, FlipOffsetChangesExactlyOneByte) {

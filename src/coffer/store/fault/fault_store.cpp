@@ -1,7 +1,9 @@
 #include "coffer/store/fault/fault_store.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstddef>
+#include <thread>
 
 namespace coffer::store {
 
@@ -43,6 +45,13 @@ void corrupt(const FaultRule& rule, Bytes& data) {
     }
 }
 
+// A delay rule stalls the call and then lets it through: afterwards the call has no rule.
+void stall(std::optional<FaultRule>& rule) {
+    if (!rule || rule->delay_ms == 0) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(rule->delay_ms));
+    rule.reset();
+}
+
 }  // namespace
 
 void FaultStore::add_rule(FaultRule rule) {
@@ -70,10 +79,13 @@ const FaultRule* FaultStore::match(Op op, std::string_view name) {
 }
 
 std::optional<FaultRule> FaultStore::fire(Op op, std::string_view name) {
-    std::lock_guard lock(m_mu);
-    const FaultRule* rule = match(op, name);
-    if (!rule) return std::nullopt;
-    return *rule;
+    std::optional<FaultRule> out;
+    {
+        std::lock_guard lock(m_mu);
+        if (const FaultRule* rule = match(op, name)) out = *rule;
+    }
+    stall(out);  // not under the lock: other calls go on meanwhile
+    return out;
 }
 
 Status FaultStore::put(std::string_view name, ByteView data, PutMode mode) {

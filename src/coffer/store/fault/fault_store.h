@@ -29,6 +29,9 @@ struct FaultRule {
     // For list: drop this many entries from the answer and still "succeed" (a lying backend;
     // used to test that callers cross-check).
     uint64_t drop_entries = 0;
+    // When > 0: the call waits this long, then goes through to the store unharmed (a slow or
+    // stalled backend); the rule injects no failure.
+    uint64_t delay_ms = 0;
 };
 
 class FaultStore final : public Store {
