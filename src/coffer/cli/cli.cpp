@@ -23,6 +23,10 @@ int run(int argc, char** argv) {
     app.add_option("--recovery-key-file", g.recovery_key_file,
                    "File holding the recovery key (needed to read backups)")
         ->envname("COFFER_RECOVERY_KEY_FILE");
+    app.add_option("--recovery-share", g.recovery_shares,
+                   "A recovery share file (coffer key split); K of them stand in for the "
+                   "recovery key file. Repeat once per share")
+        ->allow_extra_args(false);
     app.add_flag("--json", g.json, "Machine-readable output");
     app.add_flag("-q,--quiet", g.quiet, "Print only errors and results");
     app.add_option("--threads", g.threads, "Worker threads (default: one per core)");
@@ -44,6 +48,7 @@ int run(int argc, char** argv) {
     register_status(app, g, exit_code);
     register_audit(app, g, exit_code);
     register_drill(app, g, exit_code);
+    register_key(app, g, exit_code);
     for (CLI::App* sub : app.get_subcommands({})) sub->fallthrough();
 
     try {

@@ -1,8 +1,10 @@
-// coffer init: creates a repository, the host key file, and the recovery key (shown once).
+// coffer init: creates a repository, the host key file, and the recovery key (shown once, or
+// only as K-of-N shares).
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <iostream>
+#include <tuple>
 
 #include "coffer/cli/common.h"
 #include "coffer/store/local/local_store.h"
@@ -14,6 +16,8 @@ namespace {
 
 struct InitArgs {
     std::string recovery_key_out;
+    std::string shares;      // K-of-N: the recovery key only as shares
+    std::string shares_out;  // with shares: a directory for the share files
     std::string hostname;
     uint32_t chunk_size = 1 << 20;
 };
@@ -45,6 +49,23 @@ Status run_init(GlobalOptions& g, const InitArgs& a) {
         return already_exists("host key file " + key_path +
                               " already exists; refusing to overwrite it (pass another "
                               "--host-key path)");
+    int k = 0, n = 0;
+    if (!a.shares.empty()) {
+        if (!a.recovery_key_out.empty())
+            return invalid_argument(
+                "give --recovery-key-out or --shares, not both: a whole copy of the key beside "
+                "its shares would undo the split");
+        TRY_ASSIGN(auto kn, repo::parse_k_of_n(a.shares));
+        std::tie(k, n) = kn;
+        for (int i = 1; !a.shares_out.empty() && i <= n; ++i)
+            if (std::string p = a.shares_out + "/share-" + std::to_string(i) + "-of-" +
+                                std::to_string(n) + ".txt";
+                exists(p))
+                return already_exists("share file " + p +
+                                      " already exists; refusing to overwrite it");
+    } else if (!a.shares_out.empty()) {
+        return invalid_argument("--shares-out needs --shares K-of-N");
+    }
     if (!a.recovery_key_out.empty() && exists(a.recovery_key_out))
         return already_exists("recovery key file " + a.recovery_key_out +
                               " already exists; refusing to overwrite it");
@@ -81,6 +102,19 @@ Status run_init(GlobalOptions& g, const InitArgs& a) {
     TRY_ASSIGN(auto created, repo::Repository::init(store, opts));
     const auto& config = created.repository->config();
     TRY(created.host_key.save(key_path));
+
+    if (k > 0) {
+        TRY_ASSIGN(auto shares, repo::split_recovery_key(created.recovery_key, k, n));
+        std::vector<std::string> paths;
+        if (!a.shares_out.empty()) {
+            TRY_ASSIGN(paths, write_share_files(shares, a.shares_out, config.id.hex()));
+        }
+        if (!g.json)
+            std::cout << "created coffer repository " << config.id.short_hex() << " at " << g.repo
+                      << "\nhost key written to " << key_path << " (mode 0600)\n";
+        print_shares(g, shares, paths, config.id.hex());
+        return ok_status();
+    }
 
     std::string recovery_text = created.recovery_key.to_text();
     struct Wipe {
@@ -132,6 +166,11 @@ void register_init(CLI::App& app, GlobalOptions& g, int& exit_code) {
         app.add_subcommand("init", "Create a repository, a host key and the recovery key");
     cmd->add_option("--recovery-key-out", args->recovery_key_out,
                     "Write the recovery key to this file (0600) instead of printing it");
+    cmd->add_option("--shares", args->shares,
+                    "K-of-N: give the recovery key only as N shares, any K of which recover it");
+    cmd->add_option("--shares-out", args->shares_out,
+                    "With --shares: write one file per share into this directory (0700; files "
+                    "0600) instead of printing them");
     cmd->add_option("--hostname", args->hostname, "Host name recorded in the key registry");
     cmd->add_option("--chunk-size", args->chunk_size,
                     "Average chunk size in bytes, a power of two (default 1 MiB)");

@@ -44,9 +44,14 @@ int run_verify(GlobalOptions& g, const VerifyArgs& a) {
     auto recovery = load_recovery_key_if_given(g);
     if (!recovery.ok()) return fail(recovery.status());
     if (opts.read_data && !*recovery)
-        return fail(
-            wrong_key("verify --read-data needs the recovery key: pass "
-                      "--recovery-key-file or set COFFER_RECOVERY_KEY_FILE"));
+        return fail(wrong_key(std::string("verify --read-data needs the recovery key: ") +
+                              k_recovery_key_hint));
+    if (*recovery) {
+        auto config = repo::Repository::read_config(**store);
+        if (!config.ok()) return fail(config.status());
+        if (Status match = check_recovery_key(g, **recovery, *config); !match.ok())
+            return fail(match);
+    }
     if (*host) {
         auto config = repo::Repository::read_config(**store);
         if (!config.ok()) return fail(config.status());

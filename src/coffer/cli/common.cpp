@@ -12,6 +12,7 @@
 #include <iostream>
 
 #include "coffer/backup/file_cache.h"
+#include "coffer/repo/recovery_share.h"
 #include "coffer/store/local/local_store.h"
 #include "coffer/store/s3/s3_store.h"
 #include "coffer/util/file.h"
@@ -81,7 +82,9 @@ Result<config::Config> load_config(GlobalOptions& g) {
     // Command-line options and environment win over the file.
     if (g.repo.empty()) g.repo = cfg.repository.url;
     if (g.host_key.empty()) g.host_key = cfg.repository.host_key;
-    if (g.recovery_key_file.empty()) g.recovery_key_file = cfg.repository.recovery_key_file;
+    // Shares on the command line stand in for the config's recovery key file.
+    if (g.recovery_key_file.empty() && g.recovery_shares.empty())
+        g.recovery_key_file = cfg.repository.recovery_key_file;
     g.s3.access_key_id = cfg.repository.access_key_id;
     g.s3.secret_access_key = cfg.repository.secret_access_key;
     g.s3.region = cfg.repository.region;
@@ -175,20 +178,42 @@ Result<std::optional<repo::HostKey>> load_host_key_if_present(const GlobalOption
 }
 
 Result<std::optional<repo::RecoveryKey>> load_recovery_key_if_given(const GlobalOptions& g) {
+    if (!g.recovery_shares.empty()) {
+        if (!g.recovery_key_file.empty())
+            return invalid_argument(
+                "give the recovery key file or recovery shares, not both (--recovery-key-file " +
+                g.recovery_key_file +
+                " is set, from the command line or COFFER_RECOVERY_KEY_FILE)");
+        std::vector<repo::RecoveryShare> shares;
+        for (const auto& path : g.recovery_shares) {
+            TRY_ASSIGN(auto share, repo::RecoveryShare::load(path));
+            shares.push_back(std::move(share));
+        }
+        TRY_ASSIGN(auto key, repo::recover_from_shares(shares));
+        return std::optional<repo::RecoveryKey>(std::move(key));
+    }
     if (g.recovery_key_file.empty()) return std::optional<repo::RecoveryKey>();
     TRY_ASSIGN(auto key, repo::RecoveryKey::load(g.recovery_key_file));
     return std::optional<repo::RecoveryKey>(std::move(key));
 }
 
+Status check_recovery_key(const GlobalOptions& g, const repo::RecoveryKey& key,
+                          const repo::RepoConfig& config) {
+    Status st = key.check_matches(config);
+    if (st.ok() || g.recovery_shares.empty()) return st;
+    return wrong_key("the recovery shares do not give repository " + config.id.short_hex() +
+                     "'s recovery key: they are shares of another repository's key");
+}
+
 Result<OpenedRepo> open_repository(GlobalOptions& g, KeyNeed need) {
     OpenedRepo out;
     TRY_ASSIGN(out.store, open_store(g));
-    TRY(repo::Repository::read_config(*out.store).status());
+    TRY_ASSIGN(auto config, repo::Repository::read_config(*out.store));
     TRY_ASSIGN(out.recovery, load_recovery_key_if_given(g));
     if (need == KeyNeed::recovery && !out.recovery)
-        return wrong_key(
-            "this command needs the recovery key: pass --recovery-key-file or set "
-            "COFFER_RECOVERY_KEY_FILE (the host key alone cannot read backups)");
+        return wrong_key(std::string("this command needs the recovery key: ") +
+                         k_recovery_key_hint + " (the host key alone cannot read backups)");
+    if (out.recovery) TRY(check_recovery_key(g, *out.recovery, config));
     auto host = load_host_key_if_present(g);
     if (!host.ok()) {
         // A recovery key can stand in for a missing or unreadable host key.

@@ -15,6 +15,7 @@
 #include "coffer/config/config.h"
 #include "coffer/prune/prune.h"
 #include "coffer/repo/locks.h"
+#include "coffer/repo/recovery_share.h"
 #include "coffer/repo/repository.h"
 #include "coffer/s3/client.h"
 #include "coffer/store/store.h"
@@ -50,6 +51,8 @@ struct GlobalOptions {
     std::string repo;
     std::string host_key;
     std::string recovery_key_file;
+    // --recovery-share FILE, repeated: K share files stand in for the recovery key file.
+    std::vector<std::string> recovery_shares;
     bool json = false;
     bool quiet = false;
     unsigned threads = 0;
@@ -97,7 +100,24 @@ struct OpenedRepo {
 // recovery key is required and the host key used when present.
 Result<OpenedRepo> open_repository(GlobalOptions& g, KeyNeed need);
 Result<std::optional<repo::HostKey>> load_host_key_if_present(const GlobalOptions& g);
+// The recovery key from --recovery-key-file, or combined from the --recovery-share files (not
+// both); none when neither is given.
 Result<std::optional<repo::RecoveryKey>> load_recovery_key_if_given(const GlobalOptions& g);
+// Code::wrong_key when key is not the repository's, worded for shares when they were given.
+Status check_recovery_key(const GlobalOptions& g, const repo::RecoveryKey& key,
+                          const repo::RepoConfig& config);
+// Recovery shares (cmd_key.cpp): write_share_files() puts each in <dir>/share-I-of-N.txt (0600,
+// dir 0700), all or none, refusing existing files; print_shares() reports them, or prints the
+// shares themselves when paths is empty.
+Result<std::vector<std::string>> write_share_files(const std::vector<repo::RecoveryShare>& shares,
+                                                   const std::string& dir,
+                                                   const std::string& repository_id);
+void print_shares(const GlobalOptions& g, const std::vector<repo::RecoveryShare>& shares,
+                  const std::vector<std::string>& paths, const std::string& repository_id);
+// How to pass the recovery key, for "needs the recovery key" messages.
+inline constexpr const char* k_recovery_key_hint =
+    "pass --recovery-key-file (or set COFFER_RECOVERY_KEY_FILE), or K share files with "
+    "--recovery-share FILE, once each";
 
 // The daemon's state directory when the config names none: /var/lib/coffer for root, else
 // $XDG_STATE_HOME/coffer or ~/.local/state/coffer.
@@ -188,6 +208,7 @@ void register_serve(CLI::App& app, GlobalOptions& g, int& exit_code);
 void register_status(CLI::App& app, GlobalOptions& g, int& exit_code);
 void register_audit(CLI::App& app, GlobalOptions& g, int& exit_code);
 void register_drill(CLI::App& app, GlobalOptions& g, int& exit_code);
+void register_key(CLI::App& app, GlobalOptions& g, int& exit_code);
 
 // Backup sets (cmd_set.cpp): `backup --set` and `restore --set`.
 struct SetRestoreArgs {

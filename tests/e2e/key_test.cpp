@@ -1,0 +1,175 @@
+// End-to-end: the recovery key as K-of-N shares. init --shares writes no whole key and any two of
+// three shares restore; one share, a mistyped share, shares of another repository or of two
+// splits are refused in one line; key split re-splits from the key file or from shares, refuses
+// to overwrite share files, and is on the audit record without the shares themselves.
+#include <sys/stat.h>
+
+#include <gtest/gtest.h>
+
+#include "e2e/cli_helpers.h"
+
+namespace coffer::e2e {
+namespace {
+
+class KeyShares : public ::testing::Test {
+protected:
+    // init --shares 2-of-3 --shares-out shares; the shares' paths.
+    std::vector<std::string> init_with_shares(const Repo& r, const std::string& out) {
+        RunResult init = run_process(coffer_bin(),
+                                     {"--repo", r.repo, "--host-key", r.host_key, "init",
+                                      "--shares", "2-of-3", "--shares-out", out},
+                                     {r.base_env()});
+        EXPECT_EQ(init.exit_code, 0) << init.describe();
+        EXPECT_TRUE(contains(init.out, "any 2 of which recover it")) << init.describe();
+        std::vector<std::string> paths;
+        for (int i = 1; i <= 3; ++i)
+            paths.push_back(out + "/share-" + std::to_string(i) + "-of-3.txt");
+        return paths;
+    }
+    static std::vector<std::string> with_shares(std::vector<std::string> args,
+                                                const std::vector<std::string>& shares) {
+        for (const auto& s : shares) {
+            args.insert(args.begin(), s);
+            args.insert(args.begin(), "--recovery-share");
+        }
+        return args;
+    }
+    static unsigned mode_of(const std::string& path) {
+        struct stat st {};
+        return ::stat(path.c_str(), &st) == 0 ? st.st_mode & 07777 : 0;
+    }
+
+    TempDir dir;
+    Repo repo{dir.path()};
+    std::string data = dir / "data";
+};
+
+TEST_F(KeyShares, InitWithSharesWritesNoWholeKeyAndAnyTwoRestore) {
+    make_dir(data);
+    write_file(data + "/secret.env", "DB_PASSWORD=hunter2\n");
+    write_file(data + "/big.bin", prng_bytes(300000, 5));
+    auto shares = init_with_shares(repo, dir / "shares");
+    EXPECT_EQ(mode_of(dir / "shares"), 0700u);
+    for (const auto& s : shares) {
+        EXPECT_EQ(mode_of(s), 0600u) << s;
+        EXPECT_TRUE(contains(read_file(s), "crs1-2of3-")) << s;
+    }
+    EXPECT_FALSE(exists(repo.recovery_key)) << "a whole recovery key was written";
+    for (const auto& f : list_files(dir.path()))
+        EXPECT_FALSE(contains(read_file(dir / f), "crk1-")) << f << " holds a whole recovery key";
+    std::string id = repo.backup({data})["snapshot_id"];
+    const Manifest want = scan_tree(data);
+
+    for (auto [a, b] : std::vector<std::pair<int, int>>{{0, 1}, {0, 2}, {2, 1}}) {
+        std::string target = dir / ("restore-" + std::to_string(a) + std::to_string(b));
+        RunResult r =
+            repo.run(with_shares({"restore", id, "--target", target}, {shares[a], shares[b]}));
+        ASSERT_EQ(r.exit_code, 0) << r.describe();
+        EXPECT_EQ(diff_manifests(want, scan_tree(restored(target, data))), "");
+    }
+    RunResult v = repo.run(with_shares({"verify", "--read-data"}, {shares[1], shares[2]}));
+    EXPECT_EQ(v.exit_code, 0) << v.describe();
+
+    RunResult one = repo.run(with_shares({"restore", id, "--target", dir / "one"}, {shares[0]}));
+    EXPECT_EQ(one.exit_code, 2) << one.describe();
+    EXPECT_TRUE(one.one_line_error()) << one.describe();
+    EXPECT_TRUE(contains(one.err, "2 of the 3 recovery shares are needed, 1 given"));
+    EXPECT_FALSE(exists(dir / "one"));
+    RunResult twice =
+        repo.run(with_shares({"restore", id, "--target", dir / "twice"}, {shares[0], shares[0]}));
+    EXPECT_TRUE(contains(twice.err, "share 1 is given twice")) << twice.describe();
+}
+
+TEST_F(KeyShares, MistypedForeignOrMixedSharesAreRefusedInOneLine) {
+    auto shares = init_with_shares(repo, dir / "shares");
+    make_dir(data);
+    write_file(data + "/f", "x");
+    std::string id = repo.backup({data})["snapshot_id"];
+    // A mistyped digit in share 2.
+    std::string text = read_file(shares[1]);
+    size_t at = text.find("crs1-2of3-2-") + 25;
+    text[at] = text[at] == '0' ? '1' : '0';
+    std::string typo = dir / "typo.txt";
+    write_file(typo, text, 0600);
+    RunResult t = repo.run(with_shares({"restore", id, "--target", dir / "t"}, {shares[0], typo}));
+    EXPECT_EQ(t.exit_code, 2) << t.describe();
+    EXPECT_TRUE(t.one_line_error()) << t.describe();
+    EXPECT_TRUE(contains(t.err, "typo.txt")) << t.describe();
+    EXPECT_TRUE(contains(t.err, "share 2's checksum does not match (a digit was mistyped)"));
+    // Two shares of another repository's key: well-formed, and the wrong key.
+    Repo other(dir.path(), "other");
+    auto foreign = init_with_shares(other, dir / "other shares");
+    RunResult f =
+        repo.run(with_shares({"restore", id, "--target", dir / "f"}, {foreign[0], foreign[1]}));
+    EXPECT_EQ(f.exit_code, 6) << f.describe();
+    EXPECT_TRUE(f.one_line_error()) << f.describe();
+    EXPECT_TRUE(contains(f.err, "the recovery shares do not give repository")) << f.describe();
+    // One share of each.
+    RunResult m =
+        repo.run(with_shares({"restore", id, "--target", dir / "m"}, {shares[0], foreign[1]}));
+    EXPECT_TRUE(contains(m.err, "come from different splits")) << m.describe();
+    // A share and the key file at once.
+    RunResult both = repo.run(
+        with_shares({"restore", id, "--target", dir / "b"}, {shares[0], shares[1]}), Keys::both);
+    EXPECT_EQ(both.exit_code, 2) << both.describe();
+    EXPECT_TRUE(contains(both.err, "not both")) << both.describe();
+    for (const char* t : {"t", "f", "m", "b"}) EXPECT_FALSE(exists(dir / t));
+}
+
+TEST_F(KeyShares, KeySplitFromTheKeyFileOrFromSharesAndOnTheRecord) {
+    repo.init();
+    make_dir(data);
+    write_file(data + "/f", "payload\n");
+    std::string id = repo.backup({data})["snapshot_id"];
+    RunResult split =
+        repo.run({"key", "split", "--shares", "2-of-3", "--out", dir / "s1"}, Keys::both);
+    ASSERT_EQ(split.exit_code, 0) << split.describe();
+    std::vector<std::string> s1;
+    for (int i = 1; i <= 3; ++i)
+        s1.push_back(dir / ("s1/share-" + std::to_string(i) + "-of-3.txt"));
+    for (const auto& s : s1) EXPECT_EQ(mode_of(s), 0600u) << s;
+    RunResult r = repo.run(with_shares({"restore", id, "--target", dir / "r"}, {s1[2], s1[0]}));
+    ASSERT_EQ(r.exit_code, 0) << r.describe();
+    EXPECT_EQ(read_file(restored(dir / "r", data) + "/f"), "payload\n");
+
+    // Again into the same directory: refused, nothing replaced.
+    const std::string before = read_file(s1[0]);
+    RunResult again =
+        repo.run({"key", "split", "--shares", "2-of-3", "--out", dir / "s1"}, Keys::both);
+    EXPECT_EQ(again.exit_code, 7) << again.describe();
+    EXPECT_TRUE(again.one_line_error()) << again.describe();
+    EXPECT_EQ(read_file(s1[0]), before);
+
+    // From two shares to a new 3-of-5 split (a holder left); the new shares work, JSON lists them.
+    RunResult resplit =
+        repo.run(with_shares({"key", "split", "--shares", "3-of-5", "--json"}, {s1[0], s1[1]}));
+    ASSERT_EQ(resplit.exit_code, 0) << resplit.describe();
+    nlohmann::json j = resplit.json();
+    ASSERT_EQ(j["shares"].size(), 5u) << j.dump();
+    EXPECT_EQ(j["k"], 3);
+    std::vector<std::string> s2;
+    for (int i : {0, 2, 4}) {
+        std::string p = dir / ("new-" + std::to_string(i));
+        write_file(p, j["shares"][i].get<std::string>() + "\n", 0600);
+        s2.push_back(p);
+    }
+    RunResult r2 = repo.run(with_shares({"restore", id, "--target", dir / "r2"}, s2));
+    EXPECT_EQ(r2.exit_code, 0) << r2.describe();
+    RunResult r3 = repo.run(with_shares({"restore", id, "--target", dir / "r3"}, {s2[0], s2[1]}));
+    EXPECT_TRUE(contains(r3.err, "3 of the 5 recovery shares are needed, 2 given"))
+        << r3.describe();
+
+    RunResult bad = repo.run({"key", "split", "--shares", "3-of-2"}, Keys::both);
+    EXPECT_EQ(bad.exit_code, 2) << bad.describe();
+    EXPECT_TRUE(bad.one_line_error()) << bad.describe();
+
+    // On the record, with K and N, never a share.
+    RunResult log = repo.run({"audit", "show", "--json", "--action", "key.split"});
+    ASSERT_EQ(log.exit_code, 0) << log.describe();
+    EXPECT_TRUE(contains(log.out, "\"k\":2")) << log.out;
+    EXPECT_TRUE(contains(log.out, "\"n\":5")) << log.out;
+    EXPECT_FALSE(contains(log.out, "crs1-")) << "a share reached the audit log";
+}
+
+}  // namespace
+}  // namespace coffer::e2e
