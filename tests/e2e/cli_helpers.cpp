@@ -117,6 +117,9 @@ RunResult run_process(const std::string& exe, const std::vector<std::string>& ar
     pid_t pid = fork();
     if (pid < 0) fail_errno("fork", exe);
     if (pid == 0) {
+        // No controlling terminal: coffer must never stop to ask the developer's terminal for a
+        // passphrase in a test (the way CI runs it).
+        setsid();
         if (dup2(devnull, 0) < 0 || dup2(out_pipe[1], 1) < 0 || dup2(err_pipe[1], 2) < 0)
             _exit(126);
         if (options.gid && (setgroups(0, nullptr) != 0 || setgid(*options.gid) != 0)) _exit(126);

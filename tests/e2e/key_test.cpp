@@ -171,5 +171,74 @@ TEST_F(KeyShares, KeySplitFromTheKeyFileOrFromSharesAndOnTheRecord) {
     EXPECT_FALSE(contains(log.out, "crs1-")) << "a share reached the audit log";
 }
 
+// A share holder protects their share, and an operator their recovery key file, with a
+// passphrase: the files then hold neither, and every command asks for the passphrase (here from
+// COFFER_PASSPHRASE_FILE; there is no terminal). A wrong or missing passphrase is one line.
+TEST_F(KeyShares, ProtectedSharesAndKeyFilesNeedTheirPassphrase) {
+    repo.init();
+    make_dir(data);
+    write_file(data + "/f", "payload\n");
+    std::string id = repo.backup({data})["snapshot_id"];
+    RunResult split =
+        repo.run({"key", "split", "--shares", "2-of-3", "--out", dir / "s"}, Keys::both);
+    ASSERT_EQ(split.exit_code, 0) << split.describe();
+    const std::string share1 = dir / "s/share-1-of-3.txt", share2 = dir / "s/share-2-of-3.txt";
+    const std::string share_line = read_file(share1).substr(read_file(share1).find("crs1-"), 40);
+    write_file(dir / "pp", "correct horse battery\n", 0600);
+    write_file(dir / "wrong", "incorrect horse\n", 0600);
+    auto with_pp = [&](const std::string& file) {
+        RunOptions o;
+        o.env["COFFER_PASSPHRASE_FILE"] = file;
+        return o;
+    };
+    const std::vector<std::string> cheap = {"--kdf-memory", "16", "--kdf-passes", "1"};
+    std::vector<std::string> protect = {"key", "protect", share1};
+    protect.insert(protect.end(), cheap.begin(), cheap.end());
+    RunResult p = repo.run(protect, Keys::host, with_pp(dir / "pp"));
+    ASSERT_EQ(p.exit_code, 0) << p.describe();
+    EXPECT_EQ(mode_of(share1), 0600u);
+    EXPECT_FALSE(contains(read_file(share1), share_line)) << "the share shows through";
+    RunResult twice = repo.run(protect, Keys::host, with_pp(dir / "pp"));
+    EXPECT_EQ(twice.exit_code, 7) << twice.describe();
+
+    auto restore = [&](const std::string& target, const RunOptions& o) {
+        return repo.run(with_shares({"restore", id, "--target", target}, {share1, share2}),
+                        Keys::host, o);
+    };
+    RunResult ok = restore(dir / "r", with_pp(dir / "pp"));
+    ASSERT_EQ(ok.exit_code, 0) << ok.describe();
+    EXPECT_EQ(read_file(restored(dir / "r", data) + "/f"), "payload\n");
+    RunResult wrong = restore(dir / "w", with_pp(dir / "wrong"));
+    EXPECT_EQ(wrong.exit_code, 6) << wrong.describe();
+    EXPECT_TRUE(wrong.one_line_error()) << wrong.describe();
+    EXPECT_TRUE(contains(wrong.err, "wrong passphrase, or the file is damaged"))
+        << wrong.describe();
+    RunResult none = restore(dir / "n", {});
+    EXPECT_EQ(none.exit_code, 6) << none.describe();
+    EXPECT_TRUE(contains(none.err, "COFFER_PASSPHRASE_FILE")) << none.describe();
+    EXPECT_FALSE(exists(dir / "w"));
+    EXPECT_FALSE(exists(dir / "n"));
+
+    // The whole recovery key file, protected the same way.
+    std::vector<std::string> protect_key = {"key", "protect", repo.recovery_key};
+    protect_key.insert(protect_key.end(), cheap.begin(), cheap.end());
+    ASSERT_EQ(repo.run(protect_key, Keys::host, with_pp(dir / "pp")).exit_code, 0);
+    EXPECT_FALSE(contains(read_file(repo.recovery_key), "crk1-"));
+    RunResult v = repo.run({"verify", "--read-data"}, Keys::both, with_pp(dir / "pp"));
+    EXPECT_EQ(v.exit_code, 0) << v.describe();
+    RunResult vw = repo.run({"verify", "--read-data"}, Keys::both, with_pp(dir / "wrong"));
+    EXPECT_EQ(vw.exit_code, 6) << vw.describe();
+    // Not a key file at all.
+    write_file(dir / "notes.txt", "hello\n", 0600);
+    std::vector<std::string> protect_notes = {"key", "protect", dir / "notes.txt"};
+    RunResult n = repo.run(protect_notes, Keys::host, with_pp(dir / "pp"));
+    EXPECT_NE(n.exit_code, 0) << n.describe();
+    EXPECT_EQ(read_file(dir / "notes.txt"), "hello\n");
+    // On the record, without the passphrase.
+    RunResult log = repo.run({"audit", "show", "--json", "--action", "key.protect"});
+    EXPECT_TRUE(contains(log.out, "argon2id")) << log.out;
+    EXPECT_FALSE(contains(log.out, "horse")) << "the passphrase reached the audit log";
+}
+
 }  // namespace
 }  // namespace coffer::e2e

@@ -3,12 +3,15 @@
 
 #include "coffer/cli/common.h"
 #include "coffer/crypto/crypto.h"
+#include "coffer/repo/passphrase.h"
 
 namespace coffer::cli {
 
 int run(int argc, char** argv) {
     Status init = crypto::init();
     if (!init.ok()) return fail(init);
+    repo::set_passphrase_source(
+        [](const std::string& what) { return ask_passphrase(what, false); });
     CLI::App app{"coffer: encrypted, deduplicated, verifiable backups"};
     app.require_subcommand(1);
     app.set_version_flag("--version", "coffer 0.1.0");

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -175,6 +176,68 @@ Result<std::optional<repo::HostKey>> load_host_key_if_present(const GlobalOption
     if (key.status().code() == Code::not_found && g.host_key.empty())
         return std::optional<repo::HostKey>();
     return key.status();
+}
+
+namespace {
+
+void trim_line_end(SecretBytes& s) {
+    size_t n = s.size();
+    while (n > 0 && (s.data()[n - 1] == '\n' || s.data()[n - 1] == '\r')) --n;
+    if (n != s.size()) s = SecretBytes(ByteView(s.data(), n));
+}
+
+// One line from the terminal with echo off.
+Result<SecretBytes> read_tty_line(int tty, const std::string& prompt) {
+    if (::write(tty, prompt.data(), prompt.size()) < 0)
+        return errno_status("write to /dev/tty", errno);
+    struct termios old {};
+    bool restore = tcgetattr(tty, &old) == 0;
+    if (restore) {
+        struct termios quiet = old;
+        quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+        tcsetattr(tty, TCSAFLUSH, &quiet);
+    }
+    SecretBytes line(1024);
+    size_t n = 0;
+    char c = 0;
+    while (n < line.size() && ::read(tty, &c, 1) == 1 && c != '\n')
+        line.data()[n++] = static_cast<uint8_t>(c);
+    c = 0;
+    if (restore) tcsetattr(tty, TCSAFLUSH, &old);
+    (void)!::write(tty, "\n", 1);
+    SecretBytes out(ByteView(line.data(), n));
+    trim_line_end(out);
+    return out;
+}
+
+}  // namespace
+
+Result<SecretBytes> ask_passphrase(const std::string& what, bool confirm) {
+    if (const char* file = std::getenv("COFFER_PASSPHRASE_FILE"); file && *file) {
+        TRY_ASSIGN(SecretBytes p, read_secret_file(file));
+        trim_line_end(p);
+        if (p.empty())
+            return invalid_argument(std::string("COFFER_PASSPHRASE_FILE ") + file + " is empty");
+        return p;
+    }
+    if (const char* env = std::getenv("COFFER_PASSPHRASE"); env && *env)
+        return SecretBytes(as_bytes(std::string_view(env)));
+    int tty = ::open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+    if (tty < 0)
+        return wrong_key(
+            "a passphrase is needed and none can be asked for: set COFFER_PASSPHRASE_FILE to a "
+            "file holding it, or run on a terminal");
+    auto first = read_tty_line(tty, "passphrase for " + what + ": ");
+    if (first.ok() && confirm) {
+        auto second = read_tty_line(tty, "the same passphrase again: ");
+        if (second.ok() && !ct_equal(first->view(), second->view())) {
+            ::close(tty);
+            return invalid_argument("the two passphrases differ; nothing was changed");
+        }
+    }
+    ::close(tty);
+    if (first.ok() && first->empty()) return invalid_argument("the passphrase is empty");
+    return first;
 }
 
 Result<std::optional<repo::RecoveryKey>> load_recovery_key_if_given(const GlobalOptions& g) {

@@ -76,6 +76,23 @@ Bytes random_bytes(size_t n) {
     return out;
 }
 
+Result<SecretBytes> argon2id(ByteView passphrase, ByteView salt, uint64_t ops, uint64_t mem_bytes,
+                             size_t length) {
+    if (salt.size() != crypto_pwhash_SALTBYTES || ops < crypto_pwhash_OPSLIMIT_MIN ||
+        ops > crypto_pwhash_OPSLIMIT_MAX || mem_bytes < crypto_pwhash_MEMLIMIT_MIN ||
+        mem_bytes > crypto_pwhash_MEMLIMIT_MAX || length < crypto_pwhash_BYTES_MIN ||
+        length > crypto_pwhash_BYTES_MAX)
+        return invalid_argument("Argon2id parameters out of range (ops " + std::to_string(ops) +
+                                ", memory " + std::to_string(mem_bytes) + " bytes)");
+    SecretBytes key(length);
+    if (crypto_pwhash(key.data(), key.size(), reinterpret_cast<const char*>(passphrase.data()),
+                      passphrase.size(), salt.data(), ops, static_cast<size_t>(mem_bytes),
+                      crypto_pwhash_ALG_ARGON2ID13) != 0)
+        return io_error("Argon2id needs " + std::to_string(mem_bytes >> 20) +
+                        " MiB of memory, which could not be had");
+    return key;
+}
+
 SecretBytes random_secret(size_t n) {
     SecretBytes out(n);
     random_bytes(out.span());

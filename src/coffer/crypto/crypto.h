@@ -91,6 +91,13 @@ Id hmac_sha256(ByteView key, ByteView data);
 // HKDF-SHA256 (RFC 5869), extract-then-expand. length <= 255*32.
 SecretBytes hkdf_sha256(ByteView ikm, ByteView salt, ByteView info, size_t length);
 
+// Argon2id (RFC 9106; libsodium's crypto_pwhash, version 1.3): a key of `length` bytes from a
+// passphrase and a 16-byte salt, costing ops passes over mem_bytes of memory. Code::io when
+// the memory cannot be had; Code::invalid_argument for parameters outside libsodium's limits.
+Result<SecretBytes> argon2id(ByteView passphrase, ByteView salt, uint64_t ops, uint64_t mem_bytes,
+                             size_t length);
+inline constexpr size_t k_argon2_salt_size = 16;
+
 // AES-256-GCM. key is 32 bytes, nonce 12 bytes. seal returns ciphertext || 16-byte tag.
 // open returns the plaintext, or Code::integrity ("authentication failed") if the tag, the
 // associated data or the key does not match; Code::invalid_argument on wrong key/nonce sizes.

@@ -11,6 +11,7 @@
 
 #include "coffer/crypto/crypto.h"
 #include "coffer/repo/json_numbers.h"
+#include "coffer/repo/passphrase.h"
 #include "coffer/util/file.h"
 #include "coffer/util/text.h"
 
@@ -336,7 +337,7 @@ Result<RecoveryKey> RecoveryKey::parse(std::string_view text) {
 }
 
 Result<RecoveryKey> RecoveryKey::load(const std::string& path) {
-    auto text = read_secret_file(path);
+    auto text = read_key_file(path);
     if (!text.ok()) {
         if (text.status().code() == Code::not_found)
             return not_found("recovery key file " + path + " does not exist");

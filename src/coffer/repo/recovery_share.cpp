@@ -7,6 +7,7 @@
 #include "coffer/crypto/crypto.h"
 #include "coffer/crypto/shamir.h"
 #include "coffer/util/encoding.h"
+#include "coffer/repo/passphrase.h"
 #include "coffer/util/file.h"
 
 namespace coffer::repo {
@@ -120,7 +121,7 @@ Result<RecoveryShare> RecoveryShare::parse(std::string_view text) {
 }
 
 Result<RecoveryShare> RecoveryShare::load(const std::string& path) {
-    auto text = read_secret_file(path);
+    auto text = read_key_file(path);
     if (!text.ok()) {
         if (text.status().code() == Code::not_found)
             return not_found("recovery share file " + path + " does not exist");
