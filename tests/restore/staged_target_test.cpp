@@ -3,10 +3,12 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -125,11 +127,12 @@ TEST_F(StagedTargetTest, AFailedRestoreLeavesNothing) {
     }
 }
 
-TEST_F(StagedTargetTest, AnEmptyTargetKeepsItsModeAndHoldsOnlyTheTree) {
+TEST_F(StagedTargetTest, AnEmptyTargetIsSwappedForTheRestoredTreeAndKeepsItsMode) {
     fs::create_directories(target);
     ASSERT_EQ(::chmod(target.c_str(), 0751), 0);
     auto out = restore_staged(target, [&](const std::string& staging) {
-        EXPECT_EQ(fs::path(staging).parent_path(), fs::path(target));
+        EXPECT_EQ(fs::path(staging).parent_path(), fs::path(dir)) << "staged beside the target";
+        EXPECT_TRUE(fs::is_empty(target)) << "the target changed before the restore was done";
         return write_tree(staging);
     });
     ASSERT_TRUE(out.ok()) << out.status().to_string();
@@ -137,6 +140,26 @@ TEST_F(StagedTargetTest, AnEmptyTargetKeepsItsModeAndHoldsOnlyTheTree) {
     struct stat st {};
     ASSERT_EQ(::stat(target.c_str(), &st), 0);
     EXPECT_EQ(st.st_mode & 07777, 0751u);
+    EXPECT_EQ(names_in(dir), std::set<std::string>{"target"}) << "the old directory is left";
+}
+
+// A target that is a mount point (a fresh volume) cannot trade places with a directory of its
+// parent's filesystem: the tree is staged inside it and moves up.
+TEST_F(StagedTargetTest, AMountPointIsFilledFromInside) {
+    if (::geteuid() != 0) GTEST_SKIP() << "mounting a tmpfs needs root";
+    fs::create_directories(target);
+    if (::mount("tmpfs", target.c_str(), "tmpfs", 0, "size=4m") != 0)
+        GTEST_SKIP() << "cannot mount a tmpfs here: " << std::strerror(errno);
+    struct Unmount {
+        std::string at;
+        ~Unmount() { ::umount2(at.c_str(), MNT_DETACH); }
+    } unmount{target};
+    auto out = restore_staged(target, [&](const std::string& staging) {
+        EXPECT_EQ(fs::path(staging).parent_path(), fs::path(target)) << "staged inside";
+        return write_tree(staging);
+    });
+    ASSERT_TRUE(out.ok()) << out.status().to_string();
+    expect_restored();
 }
 
 TEST_F(StagedTargetTest, ARestoreKilledPartWayLeavesNoTargetAndTheNextOneCleansUp) {
@@ -149,15 +172,15 @@ TEST_F(StagedTargetTest, ARestoreKilledPartWayLeavesNoTargetAndTheNextOneCleansU
     EXPECT_EQ(names_in(dir), std::set<std::string>{"target"});
 }
 
-TEST_F(StagedTargetTest, AnEmptyTargetKilledPartWayHoldsOnlyItsStagingUntilTheNextRestore) {
+TEST_F(StagedTargetTest, AnEmptyTargetKilledPartWayStaysEmptyUntilTheNextRestore) {
     fs::create_directories(target);
     ASSERT_NO_FATAL_FAILURE(kill_part_way());
-    auto left = names_in(target);
-    ASSERT_EQ(left.size(), 1u);
-    EXPECT_TRUE(has_prefix(left, ".coffer-partial-"));
+    EXPECT_TRUE(fs::is_empty(target)) << "a killed restore left part of its tree in the target";
+    EXPECT_TRUE(has_prefix(names_in(dir), ".target.coffer-partial-"));
     auto out = restore_staged(target, write_tree);
     ASSERT_TRUE(out.ok()) << out.status().to_string();
     expect_restored();
+    EXPECT_EQ(names_in(dir), std::set<std::string>{"target"});
 }
 
 TEST_F(StagedTargetTest, ARunningRestoresStagingMakesTheTargetBusy) {

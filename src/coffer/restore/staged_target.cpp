@@ -79,14 +79,24 @@ Status move_up(const std::string& target, const std::string& staging) {
         if (e != EINVAL || ::renameat(sfd.fd, n.c_str(), tfd.fd, n.c_str()) != 0)
             return errno_status("move restored " + n + " into " + target, e == EINVAL ? errno : e);
     }
-    if (fsync(tfd.fd) != 0 && errno != EINVAL)
-        return errno_status("fsync restore target " + target, errno);
-    std::string inner = fs::path(staging).filename().string();
-    if (::unlinkat(tfd.fd, inner.c_str(), AT_REMOVEDIR) != 0)
-        return errno_status("remove " + staging, errno);
-    if (fsync(tfd.fd) != 0 && errno != EINVAL)
+    return ok_status();
+}
+
+Status fsync_target(const std::string& target) {
+    Fd fd(::open(target.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (fd.fd < 0 || (fsync(fd.fd) != 0 && errno != EINVAL))
         return errno_status("fsync restore target " + target, errno);
     return ok_status();
+}
+
+std::string parent_of(const std::string& target) {
+    fs::path p(target);
+    return p.has_parent_path() ? p.parent_path().string() : ".";
+}
+
+// The staging name beside target; NAME_MAX leaves room for the prefix and mkdtemp's suffix.
+std::string sibling_prefix(const std::string& target) {
+    return "." + fs::path(target).filename().string().substr(0, 200) + ".coffer-partial-";
 }
 
 Result<Outcome> into_existing(const std::string& target,
@@ -117,24 +127,53 @@ Result<Outcome> into_existing(const std::string& target,
     TRY(sweep_staging(target, k_inner_prefix).status());
     TRY_ASSIGN(names, list_names(target));
     if (!names.empty()) return not_empty(target);  // another restore is staging here
-    TRY_ASSIGN(StagingDir staging, StagingDir::create(target, k_inner_prefix));
+
+    // Beside the target when it is no mount point and its parent is writable: then the full
+    // staging directory and the empty target trade places in one renameat2(RENAME_EXCHANGE),
+    // and the restore is all or nothing. Inside it otherwise (a fresh volume's root).
+    const std::string parent = parent_of(target);
+    struct stat tst {
+    }, pst{};
+    const bool beside = ::stat(target.c_str(), &tst) == 0 && ::stat(parent.c_str(), &pst) == 0 &&
+                        tst.st_dev == pst.st_dev && tst.st_ino != pst.st_ino &&
+                        ::access(parent.c_str(), W_OK) == 0;
+    if (beside) TRY(sweep_staging(parent, sibling_prefix(target)).status());
+    TRY_ASSIGN(StagingDir staging, beside ? StagingDir::create(parent, sibling_prefix(target))
+                                          : StagingDir::create(target, k_inner_prefix));
     auto outcome = run(staging.path());
     if (!outcome.ok()) {
         staging.remove();
         return outcome.status();
     }
+    if (beside) {
+        // The restored directory takes the target's place, so it takes its mode and owner too.
+        ::chmod(staging.path().c_str(), tst.st_mode & 07777);
+        if (geteuid() == 0) (void)!::chown(staging.path().c_str(), tst.st_uid, tst.st_gid);
+        if (::renameat2(AT_FDCWD, staging.path().c_str(), AT_FDCWD, target.c_str(),
+                        RENAME_EXCHANGE) == 0) {
+            crash_step("restore-exchanged");
+            staging.remove();  // the empty directory the target was
+            TRY(fsync_dir(parent));
+            return outcome;
+        }
+        if (errno != EINVAL)
+            return errno_status("swap the restored tree in at " + target + " (the restore is in " +
+                                    staging.path() + ")",
+                                errno);
+        // A filesystem without RENAME_EXCHANGE: the entries move up as below.
+    }
     Status moved = move_up(target, staging.path());
     if (!moved.ok()) return moved.with_context("the restore is in " + staging.path());
-    staging.release();
+    staging.remove();  // empty now
+    TRY(fsync_target(target));
+    if (beside) TRY(fsync_dir(parent));
     return outcome;
 }
 
 Result<Outcome> into_new(const std::string& target,
                          const std::function<Result<Outcome>(const std::string&)>& run) {
-    fs::path p(target);
-    std::string parent = p.has_parent_path() ? p.parent_path().string() : ".";
-    // NAME_MAX leaves room for the prefix and mkdtemp's suffix.
-    const std::string prefix = "." + p.filename().string().substr(0, 200) + ".coffer-partial-";
+    const std::string parent = parent_of(target);
+    const std::string prefix = sibling_prefix(target);
     TRY(make_dirs(parent, 0700));
     TRY(sweep_staging(parent, prefix).status());
     TRY_ASSIGN(StagingDir staging, StagingDir::create(parent, prefix));
