@@ -3,6 +3,7 @@
 // splits are refused in one line; key split re-splits from the key file or from shares, refuses
 // to overwrite share files, and is on the audit record without the shares themselves.
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 
@@ -108,6 +109,19 @@ TEST_F(KeyShares, MistypedForeignOrMixedSharesAreRefusedInOneLine) {
     RunResult m =
         repo.run(with_shares({"restore", id, "--target", dir / "m"}, {shares[0], foreign[1]}));
     EXPECT_TRUE(contains(m.err, "come from different splits")) << m.describe();
+    // Shares on the command line stand in for a key file set in the environment.
+    RunOptions env_key;
+    env_key.env["COFFER_RECOVERY_KEY_FILE"] = dir / "no such key file";
+    RunResult from_env =
+        repo.run(with_shares({"ls", id}, {shares[0], shares[1]}), Keys::host, env_key);
+    EXPECT_EQ(from_env.exit_code, 0) << from_env.describe();
+    // A share passed as the whole key is named for what it is.
+    RunResult as_key = run_process(coffer_bin(),
+                                   {"--repo", repo.repo, "--host-key", repo.host_key,
+                                    "--recovery-key-file", shares[0], "ls", id},
+                                   {repo.base_env()});
+    EXPECT_TRUE(contains(as_key.err, "this is a recovery share, not the whole key"))
+        << as_key.describe();
     // A share and the key file at once.
     RunResult both = repo.run(
         with_shares({"restore", id, "--target", dir / "b"}, {shares[0], shares[1]}), Keys::both);
@@ -228,6 +242,12 @@ TEST_F(KeyShares, ProtectedSharesAndKeyFilesNeedTheirPassphrase) {
     EXPECT_EQ(v.exit_code, 0) << v.describe();
     RunResult vw = repo.run({"verify", "--read-data"}, Keys::both, with_pp(dir / "wrong"));
     EXPECT_EQ(vw.exit_code, 6) << vw.describe();
+    // A symlink to a share file is refused: rewriting it would leave the target readable.
+    ASSERT_EQ(::symlink(share2.c_str(), (dir / "link").c_str()), 0);
+    std::vector<std::string> protect_link = {"key", "protect", dir / "link"};
+    RunResult l = repo.run(protect_link, Keys::host, with_pp(dir / "pp"));
+    EXPECT_EQ(l.exit_code, 2) << l.describe();
+    EXPECT_TRUE(contains(l.err, "not a plain file")) << l.describe();
     // Not a key file at all.
     write_file(dir / "notes.txt", "hello\n", 0600);
     std::vector<std::string> protect_notes = {"key", "protect", dir / "notes.txt"};

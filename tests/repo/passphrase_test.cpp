@@ -47,11 +47,16 @@ TEST(Passphrase, AnyChangeToTheFileIsRefused) {
     auto sealed = protect_text(as_bytes(k_text), as_bytes(std::string_view("pw")), k_cheap);
     ASSERT_TRUE(sealed.ok());
     const std::string& s = *sealed;
-    // Weakening a parameter: the line is the cipher's associated data.
-    std::string weaker = s;
-    weaker.replace(weaker.find("ops=1"), 5, "ops=2");
-    EXPECT_EQ(unprotect_text(as_bytes(weaker), as_bytes(std::string_view("pw"))).status().code(),
-              Code::wrong_key);
+    // A changed parameter: every one is an input of the key and in the associated data.
+    for (auto [from, to] : std::vector<std::pair<std::string, std::string>>{
+             {"ops=1", "ops=2"}, {"mem=8388608", "mem=8388609"}}) {
+        std::string changed = s;
+        changed.replace(changed.find(from), from.size(), to);
+        EXPECT_EQ(
+            unprotect_text(as_bytes(changed), as_bytes(std::string_view("pw"))).status().code(),
+            Code::wrong_key)
+            << to;
+    }
     // A flipped hex digit anywhere in the body or the salt.
     const size_t body = s.find('\n', s.find("coffer-protected")) + 1;
     for (size_t at : {s.find("salt=") + 7, body + 3, body + 30, s.size() - 3}) {
@@ -75,6 +80,20 @@ TEST(Passphrase, AbsurdParametersAreRefusedBeforeAnyWork) {
     auto r = unprotect_text(as_bytes(greedy), as_bytes(std::string_view("pw")));
     EXPECT_EQ(r.status().code(), Code::invalid_argument);
     EXPECT_TRUE(contains(r.status().message(), "beyond what coffer allows"));
+    // Nobody is asked for a passphrase to open such a file.
+    char tmpl[] = "/tmp/coffer-pp-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    std::string path = std::string(tmpl) + "/greedy";
+    ASSERT_TRUE(write_new_file(path, as_bytes(greedy), 0600).ok());
+    int asked = 0;
+    set_passphrase_source([&](const std::string&) -> Result<SecretBytes> {
+        asked++;
+        return SecretBytes(as_bytes(std::string_view("pw")));
+    });
+    EXPECT_EQ(read_key_file(path).status().code(), Code::invalid_argument);
+    EXPECT_EQ(asked, 0);
+    set_passphrase_source({});
+    std::filesystem::remove_all(tmpl);
 }
 
 TEST(Passphrase, ReadKeyFileAsksTheSourceOnlyForProtectedFiles) {

@@ -10,6 +10,8 @@ namespace coffer::cli {
 int run(int argc, char** argv) {
     Status init = crypto::init();
     if (!init.ok()) return fail(init);
+    // Children (pg_dump, hooks) must not inherit a passphrase, nor /proc/<pid>/environ show it.
+    take_passphrase_from_environment();
     repo::set_passphrase_source(
         [](const std::string& what) { return ask_passphrase(what, false); });
     CLI::App app{"coffer: encrypted, deduplicated, verifiable backups"};
@@ -74,7 +76,10 @@ int run(int argc, char** argv) {
     // daemon (whose jobs record themselves).
     for (CLI::App* sub : app.get_subcommands()) {
         std::string name = sub->get_name();
-        if (name == "audit" || name == "config" || name == "status" || name == "serve") continue;
+        // key split|protect record themselves, under their own names.
+        if (name == "audit" || name == "config" || name == "status" || name == "serve" ||
+            name == "key")
+            continue;
         audit_command(g, name, exit_code);
     }
     return exit_code;

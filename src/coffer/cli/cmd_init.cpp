@@ -63,6 +63,13 @@ Status run_init(GlobalOptions& g, const InitArgs& a) {
                 exists(p))
                 return already_exists("share file " + p +
                                       " already exists; refusing to overwrite it");
+        if (!a.shares_out.empty()) {
+            // The shares are the only copy of the key: their directory must take them before
+            // the repository exists.
+            TRY(make_dirs(a.shares_out, 0700));
+            if (::access(a.shares_out.c_str(), W_OK) != 0)
+                return errno_status("write share files into " + a.shares_out, errno);
+        }
     } else if (!a.shares_out.empty()) {
         return invalid_argument("--shares-out needs --shares K-of-N");
     }
@@ -106,13 +113,25 @@ Status run_init(GlobalOptions& g, const InitArgs& a) {
     if (k > 0) {
         TRY_ASSIGN(auto shares, repo::split_recovery_key(created.recovery_key, k, n));
         std::vector<std::string> paths;
+        Status written;
         if (!a.shares_out.empty()) {
-            TRY_ASSIGN(paths, write_share_files(shares, a.shares_out, config.id.hex()));
+            auto w = write_share_files(shares, a.shares_out, config.id.hex());
+            if (w.ok())
+                paths = std::move(*w);
+            else
+                written = w.status();  // printed below instead: never lose the only copy
         }
         if (!g.json)
             std::cout << "created coffer repository " << config.id.short_hex() << " at " << g.repo
                       << "\nhost key written to " << key_path << " (mode 0600)\n";
-        print_shares(g, shares, paths, config.id.hex());
+        print_shares(g, shares, paths, config.id.hex(),
+                     {{"repository", g.repo},
+                      {"host_key", key_path},
+                      {"key_id", created.host_key.key_id_hex()}});
+        if (!written.ok())
+            return written.with_context(
+                "the repository was created, but its recovery shares could not be written; they "
+                "are printed above, the only copy: save them now");
         return ok_status();
     }
 

@@ -30,7 +30,7 @@ Result<std::vector<std::string>> write_share_files(const std::vector<repo::Recov
         Status st = write_new_file(paths[i], as_bytes(text), 0600);
         secure_wipe(text.data(), text.size());
         if (!st.ok()) {
-            for (size_t j = 0; j < i; ++j) ::unlink(paths[j].c_str());  // all or none
+            for (size_t j = 0; j <= i; ++j) ::unlink(paths[j].c_str());  // all or none
             return st;
         }
     }
@@ -38,13 +38,15 @@ Result<std::vector<std::string>> write_share_files(const std::vector<repo::Recov
 }
 
 void print_shares(const GlobalOptions& g, const std::vector<repo::RecoveryShare>& shares,
-                  const std::vector<std::string>& paths, const std::string& repository_id) {
+                  const std::vector<std::string>& paths, const std::string& repository_id,
+                  const nlohmann::json& extra) {
     const auto& first = shares.front();
     if (g.json) {
         nlohmann::json j = {{"repository_id", repository_id},
                             {"k", first.k},
                             {"n", first.n},
                             {"split_id", to_hex(first.split_id)}};
+        j.update(extra);
         if (paths.empty()) {
             j["shares"] = nlohmann::json::array();
             for (const auto& s : shares) j["shares"].push_back(s.to_text());
@@ -113,6 +115,12 @@ struct ProtectArgs {
 // Seals a recovery key or share file with a passphrase, in place (atomically, 0600).
 int run_protect(GlobalOptions& g, const ProtectArgs& a) {
     g.audit.target = a.file;
+    // Rewriting a symlink would replace the link and leave its target readable; another hard
+    // link would keep the old content under its other name.
+    if (struct stat st{};
+        ::lstat(a.file.c_str(), &st) == 0 && (!S_ISREG(st.st_mode) || st.st_nlink != 1))
+        return fail(invalid_argument(a.file + " is not a plain file with one name (a symlink or "
+                                              "hard link): protect the file itself"));
     auto file = read_secret_file(a.file);
     if (!file.ok()) return fail(file.status());
     if (repo::is_protected(file->view()))

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -186,31 +187,82 @@ void trim_line_end(SecretBytes& s) {
     if (n != s.size()) s = SecretBytes(ByteView(s.data(), n));
 }
 
-// One line from the terminal with echo off.
+SecretBytes& env_passphrase() {
+    static SecretBytes p;
+    return p;
+}
+
+// The terminal's settings while echo is off, for a signal that ends the process meanwhile.
+int g_tty_fd = -1;
+struct termios g_tty_saved {};
+
+void restore_tty_and_die(int sig) {
+    if (g_tty_fd >= 0) tcsetattr(g_tty_fd, TCSAFLUSH, &g_tty_saved);
+    ::signal(sig, SIG_DFL);
+    ::raise(sig);
+}
+
+// One line from the terminal with echo off; fails rather than read with echo on, return a
+// line cut short by an error, or cut a long one.
 Result<SecretBytes> read_tty_line(int tty, const std::string& prompt) {
     if (::write(tty, prompt.data(), prompt.size()) < 0)
         return errno_status("write to /dev/tty", errno);
-    struct termios old {};
-    bool restore = tcgetattr(tty, &old) == 0;
-    if (restore) {
-        struct termios quiet = old;
-        quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
-        tcsetattr(tty, TCSAFLUSH, &quiet);
-    }
+    if (tcgetattr(tty, &g_tty_saved) != 0)
+        return errno_status("read the terminal's settings", errno);
+    struct termios quiet = g_tty_saved;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    g_tty_fd = tty;
+    struct sigaction sa {
+    }, old_int{}, old_term{}, old_hup{};
+    sa.sa_handler = restore_tty_and_die;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    sigaction(SIGHUP, &sa, &old_hup);
+    Status st;
     SecretBytes line(1024);
     size_t n = 0;
-    char c = 0;
-    while (n < line.size() && ::read(tty, &c, 1) == 1 && c != '\n')
-        line.data()[n++] = static_cast<uint8_t>(c);
-    c = 0;
-    if (restore) tcsetattr(tty, TCSAFLUSH, &old);
+    if (tcsetattr(tty, TCSAFLUSH, &quiet) != 0) {
+        st = errno_status("turn off the terminal's echo", errno);
+    } else {
+        for (;;) {
+            char c = 0;
+            ssize_t r = ::read(tty, &c, 1);
+            if (r < 0 && errno == EINTR) continue;
+            if (r < 0) {
+                st = errno_status("read the passphrase from the terminal", errno);
+                break;
+            }
+            if (r == 0 || c == '\n') break;
+            if (n == line.size()) {
+                st = invalid_argument("the passphrase is longer than 1024 bytes");
+                break;
+            }
+            line.data()[n++] = static_cast<uint8_t>(c);
+        }
+        tcsetattr(tty, TCSAFLUSH, &g_tty_saved);
+    }
+    g_tty_fd = -1;
+    sigaction(SIGINT, &old_int, nullptr);
+    sigaction(SIGTERM, &old_term, nullptr);
+    sigaction(SIGHUP, &old_hup, nullptr);
     (void)!::write(tty, "\n", 1);
+    TRY(st);
     SecretBytes out(ByteView(line.data(), n));
     trim_line_end(out);
     return out;
 }
 
 }  // namespace
+
+void take_passphrase_from_environment() {
+    if (const char* env = std::getenv("COFFER_PASSPHRASE"); env && *env) {
+        std::string_view v(env);
+        env_passphrase() = SecretBytes(as_bytes(v));
+        // Overwrite the environment's copy before dropping it.
+        std::fill(const_cast<char*>(env), const_cast<char*>(env) + v.size(), '\0');
+    }
+    ::unsetenv("COFFER_PASSPHRASE");
+}
 
 Result<SecretBytes> ask_passphrase(const std::string& what, bool confirm) {
     if (const char* file = std::getenv("COFFER_PASSPHRASE_FILE"); file && *file) {
@@ -220,8 +272,7 @@ Result<SecretBytes> ask_passphrase(const std::string& what, bool confirm) {
             return invalid_argument(std::string("COFFER_PASSPHRASE_FILE ") + file + " is empty");
         return p;
     }
-    if (const char* env = std::getenv("COFFER_PASSPHRASE"); env && *env)
-        return SecretBytes(as_bytes(std::string_view(env)));
+    if (!env_passphrase().empty()) return env_passphrase();
     int tty = ::open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
     if (tty < 0)
         return wrong_key(
@@ -230,7 +281,11 @@ Result<SecretBytes> ask_passphrase(const std::string& what, bool confirm) {
     auto first = read_tty_line(tty, "passphrase for " + what + ": ");
     if (first.ok() && confirm) {
         auto second = read_tty_line(tty, "the same passphrase again: ");
-        if (second.ok() && !ct_equal(first->view(), second->view())) {
+        if (!second.ok()) {
+            ::close(tty);
+            return second.status();
+        }
+        if (!ct_equal(first->view(), second->view())) {
             ::close(tty);
             return invalid_argument("the two passphrases differ; nothing was changed");
         }
@@ -242,11 +297,11 @@ Result<SecretBytes> ask_passphrase(const std::string& what, bool confirm) {
 
 Result<std::optional<repo::RecoveryKey>> load_recovery_key_if_given(const GlobalOptions& g) {
     if (!g.recovery_shares.empty()) {
-        if (!g.recovery_key_file.empty())
-            return invalid_argument(
-                "give the recovery key file or recovery shares, not both (--recovery-key-file " +
-                g.recovery_key_file +
-                " is set, from the command line or COFFER_RECOVERY_KEY_FILE)");
+        // Shares on the command line stand in for a key file from the environment (or the
+        // config); a key file on the command line too is a contradiction.
+        const char* env = std::getenv("COFFER_RECOVERY_KEY_FILE");
+        if (!g.recovery_key_file.empty() && !(env && g.recovery_key_file == env))
+            return invalid_argument("give --recovery-key-file or --recovery-share, not both");
         std::vector<repo::RecoveryShare> shares;
         for (const auto& path : g.recovery_shares) {
             TRY_ASSIGN(auto share, repo::RecoveryShare::load(path));

@@ -113,10 +113,14 @@ Result<std::vector<std::string>> write_share_files(const std::vector<repo::Recov
                                                    const std::string& dir,
                                                    const std::string& repository_id);
 void print_shares(const GlobalOptions& g, const std::vector<repo::RecoveryShare>& shares,
-                  const std::vector<std::string>& paths, const std::string& repository_id);
+                  const std::vector<std::string>& paths, const std::string& repository_id,
+                  const nlohmann::json& extra = nlohmann::json::object());
 // A passphrase for what (a file's path): from the file COFFER_PASSPHRASE_FILE names, else
 // COFFER_PASSPHRASE, else asked on the terminal without echo (twice with confirm). Never logged.
 Result<SecretBytes> ask_passphrase(const std::string& what, bool confirm);
+// Moves COFFER_PASSPHRASE out of the environment into memory ask_passphrase() reads, once at
+// startup.
+void take_passphrase_from_environment();
 // How to pass the recovery key, for "needs the recovery key" messages.
 inline constexpr const char* k_recovery_key_hint =
     "pass --recovery-key-file (or set COFFER_RECOVERY_KEY_FILE), or K share files with "

@@ -319,6 +319,10 @@ Result<RecoveryKey> RecoveryKey::parse(std::string_view text) {
         std::string& s;
         ~Wipe() { secure_wipe(s.data(), s.size()); }
     } wipe{compact};
+    if (compact.find("crs1") != std::string::npos && compact.substr(0, 4) != "crk1")
+        return invalid_argument(
+            "this is a recovery share, not the whole key: pass K shares with --recovery-share "
+            "FILE, once each");
     if (compact.substr(0, k_recovery_prefix.size()) != k_recovery_prefix)
         return invalid_argument("recovery key is malformed: it must start with 'crk1-'");
     auto raw = from_hex(std::string_view(compact).substr(k_recovery_prefix.size()));

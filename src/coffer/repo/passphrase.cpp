@@ -70,6 +70,13 @@ Result<std::string> protect_text(ByteView text, ByteView passphrase, const KdfCo
     return std::string(k_comment) + params + "\n" + to_hex(all) + "\n";
 }
 
+Status check_protected_form(ByteView file) {
+    // unprotect_text checks the form before it derives any key; an empty passphrase never
+    // gets that far, so this costs nothing.
+    auto r = unprotect_text(file, ByteView());
+    return r.status().code() == Code::invalid_argument ? r.status() : ok_status();
+}
+
 Result<SecretBytes> unprotect_text(ByteView file, ByteView passphrase) {
     auto lines = content_lines(as_chars(file));
     if (lines.size() != 2 || lines[0].substr(0, k_magic.size()) != k_magic)
@@ -94,6 +101,7 @@ Result<SecretBytes> unprotect_text(ByteView file, ByteView passphrase) {
                                 " MiB, beyond what coffer allows: it was not made by coffer");
     auto body = from_hex(lines[1]);
     if (!body || body->size() < k_nonce + 16) return not_protected_form();
+    if (passphrase.empty()) return wrong_key("wrong passphrase, or the file is damaged");
     TRY_ASSIGN(SecretBytes key, crypto::argon2id(passphrase, *salt, ops, mem, 32));
     auto text = crypto::aes_gcm_open(key.view(), ByteView(body->data(), k_nonce), as_bytes(params),
                                      ByteView(body->data() + k_nonce, body->size() - k_nonce));
@@ -117,6 +125,7 @@ Result<SecretBytes> read_key_file(const std::string& path) {
         source = g_source;
     }
     // Errors do not name the file: the callers do ("recovery key file X: ...").
+    TRY(check_protected_form(file.view()));
     if (!source) return wrong_key("it is protected with a passphrase, and none can be asked for");
     TRY_ASSIGN(SecretBytes passphrase, source(path));
     return unprotect_text(file.view(), passphrase.view());

@@ -23,8 +23,8 @@ struct KdfCost {
     uint64_t ops = 3;
     uint64_t mem_bytes = uint64_t(256) << 20;  // libsodium's "moderate": about a second
 };
-inline constexpr uint64_t k_max_kdf_ops = 64;
-inline constexpr uint64_t k_max_kdf_mem = uint64_t(4) << 30;
+inline constexpr uint64_t k_max_kdf_ops = 16;
+inline constexpr uint64_t k_max_kdf_mem = uint64_t(1) << 30;
 
 bool is_protected(ByteView file);
 // The protected form of text (a key or share file's content).
@@ -32,6 +32,9 @@ Result<std::string> protect_text(ByteView text, ByteView passphrase, const KdfCo
 // The original text. Code::wrong_key "wrong passphrase, or the file is damaged"; invalid_argument
 // for a file that is not in the format.
 Result<SecretBytes> unprotect_text(ByteView file, ByteView passphrase);
+// invalid_argument when file is not a protected file coffer would open (its format, or
+// parameters beyond the limits): checked before anyone is asked for a passphrase.
+Status check_protected_form(ByteView file);
 
 // Where passphrases come from (what names the file), set once by the CLI: the environment or
 // the terminal. Without one, reading a protected file fails naming it.

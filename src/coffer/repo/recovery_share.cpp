@@ -6,8 +6,8 @@
 
 #include "coffer/crypto/crypto.h"
 #include "coffer/crypto/shamir.h"
-#include "coffer/util/encoding.h"
 #include "coffer/repo/passphrase.h"
+#include "coffer/util/encoding.h"
 #include "coffer/util/file.h"
 
 namespace coffer::repo {
@@ -94,10 +94,9 @@ Result<RecoveryShare> RecoveryShare::parse(std::string_view text) {
     int index = 0;
     if (of == std::string_view::npos || !parse_int(parts[1].substr(0, of), s.k) ||
         !parse_int(parts[1].substr(of + 2), s.n) || s.k < 2 || s.n < s.k || s.n > 255)
-        return malformed("'" + std::string(parts[1]) + "' is not K of N (2of3, say)");
+        return malformed("the part after 'crs1-' is not K of N (2of3, say)");
     if (!parse_int(parts[2], index) || index < 1 || index > s.n)
-        return malformed("share number '" + std::string(parts[2]) + "' is not between 1 and " +
-                         std::to_string(s.n));
+        return malformed("its share number is not between 1 and " + std::to_string(s.n));
     s.index = static_cast<uint8_t>(index);
     auto split = from_hex(parts[3]);
     if (!split || split->size() != 4) return malformed("the split id must be 8 hex digits");
@@ -172,7 +171,7 @@ Result<RecoveryKey> recover_from_shares(const std::vector<RecoveryShare>& shares
     if (static_cast<int>(shares.size()) < first.k)
         return invalid_argument(std::to_string(first.k) + " of the " + std::to_string(first.n) +
                                 " recovery shares are needed, " + std::to_string(shares.size()) +
-                                " given");
+                                " given: pass each with --recovery-share FILE");
     std::vector<crypto::Share> parts;
     for (const auto& s : shares) parts.push_back({s.index, s.value});
     TRY_ASSIGN(SecretBytes priv, crypto::shamir_combine(parts));
