@@ -174,6 +174,13 @@ TEST_F(SetTest, BackupUnderWritesThenDestructiveRestoreWithHooksAndSafetySnapsho
         EXPECT_EQ(again.json()["snapshot_id"], b["snapshot_id"]) << "picked the safety snapshot";
         force_remove_all(dir / "again");
     }
+    // Retention counts safety snapshots apart: keep-last 1 keeps the backup and the safety
+    // snapshot, instead of the safety snapshot alone.
+    RunResult forget = coffer({"forget", "--keep-last", "1"});
+    ASSERT_EQ(forget.exit_code, 0) << forget.describe();
+    std::set<std::string> left;
+    for (const auto& s : snapshots()) left.insert(s["id"].get<std::string>());
+    EXPECT_EQ(left, (std::set<std::string>{b["snapshot_id"].get<std::string>(), safety}));
 }
 
 TEST_F(SetTest, TargetRestoreLeavesLiveDataAlone) {

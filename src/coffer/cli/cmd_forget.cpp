@@ -21,7 +21,11 @@ struct ForgetArgs {
 };
 
 std::string group_of(const repo::Snapshot& s) {
-    if (!s.set.empty()) return "set " + s.set + " on " + s.hostname;
+    // Safety snapshots are kept by the same policy but counted apart: a keep-last 1 after a
+    // destructive restore must not keep the safety snapshot in place of the set's backup.
+    if (!s.set.empty())
+        return "set " + s.set + " on " + s.hostname +
+               (is_safety_snapshot(s) ? " (safety snapshots)" : "");
     std::string paths;
     for (const auto& p : s.paths) paths += (paths.empty() ? "" : " ") + p;
     return "paths " + paths + " on " + s.hostname;

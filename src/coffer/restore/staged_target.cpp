@@ -215,10 +215,15 @@ Result<Outcome> restore_staged(const std::string& target_in,
     std::string target = fs::path(target_in).lexically_normal().string();
     while (target.size() > 1 && target.back() == '/') target.pop_back();
     struct stat st {};
-    if (::stat(target.c_str(), &st) == 0) {  // the target itself may be a symlink the user chose
+    if (::stat(target.c_str(), &st) == 0) {
         if (!S_ISDIR(st.st_mode))
             return invalid_argument("restore target " + target + " is not a directory");
-        return into_existing(target, run);
+        // The target itself may be a symlink the user chose: the directory it names is what
+        // gets the tree (and what trades places with the staging directory), never the link.
+        std::error_code ec;
+        std::string real = fs::canonical(target, ec).string();
+        if (ec) return io_error("resolve restore target " + target + ": " + ec.message());
+        return into_existing(real, run);
     }
     if (errno != ENOENT) return errno_status("restore target " + target, errno);
     if (struct stat lst{}; ::lstat(target.c_str(), &lst) == 0)
