@@ -107,6 +107,26 @@ TEST_F(BadInput, ANewerRepositoryFormatIsRefusedAndNothingIsWritten) {
     EXPECT_FALSE(exists(mirror));
 }
 
+// A listing of snapshots/ that lacks the newest snapshot this host wrote (cut short, or the
+// manifests deleted) would restart the sequence numbers and fork the host's chain: the backup
+// refuses, saving nothing, and goes on once the listing is whole again. (Found by the random
+// POSIX fault test: an injected ENOENT made the listing empty.)
+TEST_F(BadInput, ABackupRefusesAListingThatLacksItsNewestSnapshot) {
+    const std::string aside = dir / "snapshots aside";
+    ASSERT_EQ(::rename((repo.repo + "/snapshots").c_str(), aside.c_str()), 0);
+    make_dir(repo.repo + "/snapshots");
+    RunResult r = repo.run({"backup", src});
+    EXPECT_EQ(r.exit_code, 5) << r.describe();
+    EXPECT_TRUE(r.one_line_error()) << r.describe();
+    EXPECT_TRUE(contains(r.err, "lacks " + snapshot_id.substr(0, 8))) << r.describe();
+    EXPECT_EQ(count_entries(repo.repo + "/snapshots"), 0);
+    force_remove_all(repo.repo + "/snapshots");
+    ASSERT_EQ(::rename(aside.c_str(), (repo.repo + "/snapshots").c_str()), 0);
+    RunResult again = repo.run({"backup", src});
+    EXPECT_EQ(again.exit_code, 0) << again.describe();
+    EXPECT_EQ(repo.run({"verify"}).exit_code, 0);
+}
+
 TEST_F(BadInput, WrongOrMalformedRecoveryKey) {
     Repo other(dir.path(), "other");
     ASSERT_NO_FATAL_FAILURE(other.init());

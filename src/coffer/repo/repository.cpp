@@ -343,6 +343,22 @@ Result<Id> Repository::save_snapshot(Snapshot& snapshot) {
             snapshot.previous = s.id.hex();
         }
     }
+    if (m_expected_latest) {
+        bool listed = std::any_of(existing.begin(), existing.end(),
+                                  [&](const Snapshot& s) { return s.id == *m_expected_latest; });
+        bool forgotten = false;
+        if (!listed) {
+            TRY_ASSIGN(auto tombstones, list_tombstones());
+            for (const auto& t : tombstones)
+                for (const auto& f : t.snapshots)
+                    forgotten = forgotten || f.id == *m_expected_latest;
+        }
+        if (!listed && !forgotten)
+            return integrity_error(
+                "the repository's snapshot listing lacks " + m_expected_latest->short_hex() +
+                ", the newest snapshot this host wrote: the listing is incomplete or snapshots "
+                "were deleted (run coffer verify)");
+    }
     std::string payload = snapshot.to_json();
     TRY_ASSIGN(Bytes sealed, seal_meta(*m_keys, MetaType::snapshot, as_bytes(payload)));
     Id id = crypto::sha256(sealed);

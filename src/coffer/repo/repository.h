@@ -102,6 +102,11 @@ public:
 
     // Fills key_id, sequence and previous, seals and writes the manifest. Returns its id.
     Result<Id> save_snapshot(Snapshot& snapshot);
+    // The newest snapshot this host key wrote, as its host remembers it: save_snapshot() then
+    // refuses (Code::integrity) to number a snapshot from a listing that lacks it, unless a
+    // tombstone says it was forgotten. A listing cut short would otherwise restart the
+    // sequence and fork this host's chain of manifests.
+    void expect_latest(const Id& id) { m_expected_latest = id; }
 
     // Reads, decrypts and verifies one chunk (its recomputed ID must equal id).
     Result<Bytes> load_chunk(const Id& id, ChunkType expected);
@@ -152,6 +157,7 @@ private:
     std::shared_ptr<store::Store> m_store;
     RepoConfig m_config;
     std::shared_ptr<const KeyRing> m_keys;
+    std::optional<Id> m_expected_latest;
     std::unique_ptr<chunker::Chunker> m_chunker;
 
     mutable std::mutex m_mu;  // guards everything below
