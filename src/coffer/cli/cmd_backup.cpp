@@ -40,11 +40,8 @@ Result<backup::Outcome> run_backup_engine(const GlobalOptions& g, repo::Reposito
                                           backup::Options& options) {
     TRY_ASSIGN(auto lock, HostLock::acquire(state_dir(repository), g.quiet || g.json));
     // What this host last saved must be in the listing the new snapshot is numbered from.
-    if (auto latest = read_file(state_dir(repository) + "/latest"); latest.ok()) {
-        std::string hex(as_chars(*latest));
-        while (!hex.empty() && (hex.back() == '\n' || hex.back() == ' ')) hex.pop_back();
-        if (auto id = Id::parse_hex(hex)) repository.expect_latest(*id);
-    }
+    if (auto id = Id::parse_hex(remembered_latest(state_dir(repository))))
+        repository.expect_latest(*id);
     // Held from before the index is read (what this backup may deduplicate against) until
     // the snapshot is written; prune deletes nothing while it is live.
     std::string purpose = options.set_name.empty() ? "backup" : "backup --set " + options.set_name;

@@ -58,11 +58,7 @@ int run_verify(GlobalOptions& g, const VerifyArgs& a) {
         Status match = (*host)->check_matches(*config);
         if (!match.ok()) return fail(match);
         std::string state = backup::default_cache_dir(config->id.hex(), (*host)->key_id_hex());
-        if (auto latest = read_file(state + "/latest"); latest.ok()) {
-            std::string id(as_chars(*latest));
-            while (!id.empty() && (id.back() == '\n' || id.back() == ' ')) id.pop_back();
-            opts.expected_latest = id;
-        }
+        if (std::string id = remembered_latest(state); !id.empty()) opts.expected_latest = id;
     }
     ProgressLine line(!g.quiet && !g.json);
     opts.on_progress = [&](const std::string& what) { line.update(what); };

@@ -348,6 +348,14 @@ Result<OpenedRepo> open_repository(GlobalOptions& g, KeyNeed need) {
     return out;
 }
 
+std::string remembered_latest(const std::string& state_dir) {
+    auto latest = read_file(state_dir + "/latest");
+    if (!latest.ok()) return "";
+    std::string id(as_chars(*latest));
+    while (!id.empty() && (id.back() == '\n' || id.back() == ' ')) id.pop_back();
+    return id;
+}
+
 std::string state_dir(const repo::Repository& repo) {
     return backup::default_cache_dir(repo.config().id.hex(), to_hex(repo.keys().key_id));
 }

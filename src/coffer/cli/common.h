@@ -139,6 +139,9 @@ Result<std::map<std::string, SetSnapshots>> snapshots_by_set(repo::Repository& r
 
 // Where this host keeps its disposable state for a repository (file cache, last snapshot).
 std::string state_dir(const repo::Repository& repo);
+// The newest snapshot this host wrote, as recorded in <state dir>/latest by backups; empty
+// when there is no record.
+std::string remembered_latest(const std::string& state_dir);
 
 // An exclusive flock on <state dir>/lock, held while this host key writes a snapshot: the
 // snapshot sequence chain allows one writer per host key at a time (two cron jobs would
