@@ -51,6 +51,7 @@ struct KeySet {
         k.config.id = Id::from(crypto::random_bytes(32));
         k.config.created = now_rfc3339();
         k.config.recovery_public_key = k.recovery.public_key;
+        k.config.registry_public_key = k.recovery.registry_public_key(k.config.id);
         auto h = HostKey::generate(k.config, std::move(host_name));
         EXPECT_TRUE(h.ok()) << h.status().to_string();
         if (h.ok()) k.host = std::move(h).value();

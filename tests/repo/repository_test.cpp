@@ -111,9 +111,12 @@ TEST_F(RepositoryTest, InitThenOpenWithHostKey) {
               (std::vector<std::string>{key + ".pub", key + ".secrets"}));
     auto registry = Repository::load_registry(*mem);
     ASSERT_TRUE(registry.ok()) << registry.status().to_string();
-    ASSERT_EQ(registry->size(), 1u);
-    EXPECT_EQ(registry->begin()->second.host, "test-host");
-    EXPECT_EQ(registry->begin()->second.signing_public_key, created.host_key.signing_public_key);
+    ASSERT_EQ(registry->entries.size(), 1u);
+    const RegistryEntry& entry = registry->entries.begin()->second;
+    EXPECT_EQ(entry.host, "test-host");
+    EXPECT_EQ(entry.signing_public_key, created.host_key.signing_public_key);
+    EXPECT_TRUE(entry.trusted()) << entry.problem;
+    EXPECT_EQ(entry.status, "active");
 
     auto repo = open_repo(mem, &created.host_key, nullptr);
     ASSERT_NE(repo, nullptr);

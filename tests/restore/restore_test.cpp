@@ -209,7 +209,9 @@ TEST_F(RestoreTest, IncludesRestoreOnlyTheNamedSubtree) {
     EXPECT_FALSE(fs::exists(t3 + src + "/a.txt"));
 }
 
-TEST_F(RestoreTest, DamagedChunkFailsThatFileOnly) {
+// A staged restore with damaged data makes nothing live (the rest is not the backup); with
+// --overwrite, which replaces in place, that file alone fails and the others are restored.
+TEST_F(RestoreTest, DamagedChunkMakesNothingLiveOrFailsThatFileOnlyWithOverwrite) {
     auto nodes = coffer::testing::snapshot_nodes(*repo.repository, snapshot);
     const repo::Node& big = nodes[src + "/big.bin"];
     ASSERT_GE(big.content.size(), 4u);
@@ -232,7 +234,18 @@ TEST_F(RestoreTest, DamagedChunkFailsThatFileOnly) {
         ASSERT_TRUE(f.good());
     }
     auto fresh = repo.reopen();
-    auto out = restore_to(target, {}, false, fresh.get());
+    auto staged = restore_to(target, {}, false, fresh.get());
+    ASSERT_FALSE(staged.ok());
+    EXPECT_EQ(staged.status().code(), Code::integrity) << staged.status().to_string();
+    EXPECT_NE(staged.status().message().find(src + "/big.bin"), std::string::npos)
+        << staged.status().to_string();
+    EXPECT_NE(staged.status().message().find("nothing was made live"), std::string::npos);
+    EXPECT_FALSE(fs::exists(target));
+    for (const auto& e : fs::directory_iterator(fs::path(target).parent_path()))
+        EXPECT_EQ(e.path().filename().string().find("coffer-partial"), std::string::npos)
+            << "staging left behind: " << e.path();
+
+    auto out = restore_to(target, {}, /*overwrite=*/true, fresh.get());
     ASSERT_TRUE(out.ok()) << out.status().to_string();
     ASSERT_FALSE(out->errors.empty());
     bool named = false;

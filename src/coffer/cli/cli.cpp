@@ -54,6 +54,7 @@ int run(int argc, char** argv) {
     register_audit(app, g, exit_code);
     register_drill(app, g, exit_code);
     register_key(app, g, exit_code);
+    register_export(app, g, exit_code);
     for (CLI::App* sub : app.get_subcommands({})) sub->fallthrough();
 
     try {

@@ -65,7 +65,7 @@ std::string host_key_path(const GlobalOptions& g) {
 
 // The journal named by this host's key; the store is attached when the repository opens.
 Result<audit::Journal> open_journal(GlobalOptions& g, bool with_store) {
-    auto host = load_host_key_if_present(g);
+    auto host = load_own_host_key(g);
     if (!host.ok()) return host.status();
     if (!*host)
         return not_found("no host key at " + host_key_path(g) +
@@ -81,7 +81,7 @@ Result<audit::Journal> open_journal(GlobalOptions& g, bool with_store) {
     if (with_store && !g.repo.empty()) {
         // Only into the repository this host key belongs to: a command pointed at another one
         // (a mistake, or a test of one) must not plant this host's log there.
-        auto store = open_store(g);
+        auto store = open_repository_store(g);
         if (store.ok()) {
             auto config = repo::Repository::read_config(**store);
             if (config.ok() && config->id == h.repository_id) c.store = *store;

@@ -38,6 +38,7 @@ nlohmann::json summary_json(const repo::Snapshot& s) {
 
 Result<backup::Outcome> run_backup_engine(const GlobalOptions& g, repo::Repository& repository,
                                           backup::Options& options) {
+    TRY(repository.writable());
     TRY_ASSIGN(auto lock, HostLock::acquire(state_dir(repository), g.quiet || g.json));
     // What this host last saved must be in the listing the new snapshot is numbered from.
     if (auto id = Id::parse_hex(remembered_latest(state_dir(repository))))

@@ -158,7 +158,7 @@ int run_protect(GlobalOptions& g, const ProtectArgs& a) {
 }  // namespace
 
 void register_key(CLI::App& app, GlobalOptions& g, int& exit_code) {
-    CLI::App* cmd = app.add_subcommand("key", "The recovery key's shares");
+    CLI::App* cmd = app.add_subcommand("key", "The recovery key's shares and the host keys");
     cmd->require_subcommand(1);
     auto a = std::make_shared<SplitArgs>();
     CLI::App* split = cmd->add_subcommand(
@@ -184,6 +184,7 @@ void register_key(CLI::App& app, GlobalOptions& g, int& exit_code) {
         exit_code = run_protect(g, *p);
         audit_command(g, "key.protect", exit_code);
     });
+    register_key_hosts(cmd, g, exit_code);
 }
 
 }  // namespace coffer::cli

@@ -87,6 +87,7 @@ void register_ls(CLI::App& app, GlobalOptions& g, int& exit_code) {
     cmd->add_option("snapshot", args->snapshot, "Snapshot id, unique prefix, or 'latest'")
         ->required();
     cmd->add_option("path", args->path, "Only this path and what is below it");
+    cmd->add_option("--file", g.backup_file, "List a backup file ('coffer export') instead");
     cmd->callback([&g, &exit_code, args] { exit_code = run_ls(g, *args); });
 }
 

@@ -167,7 +167,7 @@ int run_mirror(GlobalOptions& g, const MirrorArgs& a) {
             auto registry = repo::Repository::load_registry(**primary);
             setup = registry.status();
             if (setup.ok())
-                for (const auto& entry : *registry) {
+                for (const auto& entry : registry->entries) {
                     auto lease =
                         repo::Lock::acquire_lease(*to, entry.first, lock_options(g, "mirror"));
                     if (!lease.ok()) {

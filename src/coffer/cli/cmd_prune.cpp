@@ -55,6 +55,7 @@ Result<prune::Report> prune_repository(GlobalOptions& g, const PruneArgs& args) 
 
     TRY_ASSIGN(OpenedRepo opened, open_repository(g, KeyNeed::host_or_recovery));
     repo::Repository& repository = *opened.repo;
+    if (!opts.dry_run) TRY(repository.writable());
     std::unique_ptr<repo::Lock> lock;
     if (!args.dry_run) {
         TRY_ASSIGN(lock, repo::Lock::acquire_prune(opened.store, to_hex(repository.keys().key_id),

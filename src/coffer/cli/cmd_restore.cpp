@@ -89,6 +89,9 @@ void register_restore(CLI::App& app, GlobalOptions& g, int& exit_code) {
         ->allow_extra_args(false);
     cmd->add_flag("--overwrite", args->overwrite,
                   "Allow a non-empty target and replace entries that exist there");
+    cmd->add_option("--file", g.backup_file,
+                    "Restore from a backup file ('coffer export') instead of the repository; "
+                    "SNAPSHOT defaults to the one it holds");
     cmd->add_option("--set", set->set, "Restore a backup set from the config file");
     cmd->add_option("--snapshot", set->snapshot, "With --set: this snapshot (id or prefix)");
     cmd->add_flag("--latest", *latest, "With --set: the newest snapshot of the set (default)");
@@ -106,6 +109,12 @@ void register_restore(CLI::App& app, GlobalOptions& g, int& exit_code) {
     cmd->add_flag("--no-safety-snapshot", set->no_safety_snapshot,
                   "With --set: skip the snapshot of the current state taken before replacing it");
     cmd->callback([&g, &exit_code, args, set, latest] {
+        if (!set->set.empty() && !g.backup_file.empty()) {
+            exit_code = fail(invalid_argument(
+                "--file restores the one snapshot a backup file holds: drop --set (restore it "
+                "--target DIR)"));
+            return;
+        }
         if (!set->set.empty()) {
             set->target = args->target;
             if (!args->snapshot.empty() && set->snapshot.empty()) set->snapshot = args->snapshot;
@@ -123,6 +132,7 @@ void register_restore(CLI::App& app, GlobalOptions& g, int& exit_code) {
                 "--set NAME"));
             return;
         }
+        if (!g.backup_file.empty() && args->snapshot.empty()) args->snapshot = "latest";
         if (args->snapshot.empty() || args->target.empty()) {
             exit_code = fail(invalid_argument(
                 "restore needs SNAPSHOT and --target DIR (or --set NAME with a config file)"));

@@ -36,6 +36,7 @@ int run_verify(GlobalOptions& g, const VerifyArgs& a) {
         opts.read_fraction = *f;
     }
     opts.read_data = opts.read_data || a.read_data;
+    opts.single_snapshot = !g.backup_file.empty();
 
     auto store = open_store(g);
     if (!store.ok()) return fail(store.status());
@@ -116,6 +117,8 @@ void register_verify(CLI::App& app, GlobalOptions& g, int& exit_code) {
                              "Also decrypt every chunk and check its ID (needs the recovery key)");
     cmd->add_option("--read-data-subset", args->subset, "Like --read-data for a random N% of packs")
         ->excludes(rd);
+    cmd->add_option("--file", g.backup_file,
+                    "Check a backup file ('coffer export') instead of the repository");
     cmd->callback([&g, &exit_code, args] { exit_code = run_verify(g, *args); });
 }
 

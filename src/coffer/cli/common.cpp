@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "coffer/archive/archive.h"
 #include "coffer/backup/file_cache.h"
 #include "coffer/repo/recovery_share.h"
 #include "coffer/store/local/local_store.h"
@@ -148,6 +149,14 @@ Status apply_config_if_given(GlobalOptions& g) {
 }
 
 Result<std::shared_ptr<store::Store>> open_store(GlobalOptions& g) {
+    if (!g.backup_file.empty()) {
+        TRY_ASSIGN(auto file, archive::ArchiveStore::open(g.backup_file));
+        return std::shared_ptr<store::Store>(std::move(file));
+    }
+    return open_repository_store(g);
+}
+
+Result<std::shared_ptr<store::Store>> open_repository_store(GlobalOptions& g) {
     TRY(apply_config_if_given(g));
     if (g.repo.empty())
         return invalid_argument("no repository given: pass --repo or set COFFER_REPO");
@@ -171,6 +180,11 @@ Result<std::shared_ptr<store::Store>> create_s3_store(GlobalOptions& g) {
 }
 
 Result<std::optional<repo::HostKey>> load_host_key_if_present(const GlobalOptions& g) {
+    if (!g.backup_file.empty()) return std::optional<repo::HostKey>();
+    return load_own_host_key(g);
+}
+
+Result<std::optional<repo::HostKey>> load_own_host_key(const GlobalOptions& g) {
     std::string path = g.host_key.empty() ? default_host_key_path() : g.host_key;
     auto key = repo::HostKey::load(path);
     if (key.ok()) return std::optional<repo::HostKey>(std::move(*key));

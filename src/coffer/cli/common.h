@@ -53,6 +53,9 @@ struct GlobalOptions {
     std::string recovery_key_file;
     // --recovery-share FILE, repeated: K share files stand in for the recovery key file.
     std::vector<std::string> recovery_shares;
+    // --file on verify, restore and ls: a backup file (archive/archive.h) stands in for the
+    // repository, and this host's key (of some repository, or none) is not used to read it.
+    std::string backup_file;
     bool json = false;
     bool quiet = false;
     unsigned threads = 0;
@@ -81,8 +84,11 @@ Result<config::Config> load_config(GlobalOptions& g);
 // The same, only when a config file was named: commands that also work without one.
 Status apply_config_if_given(GlobalOptions& g);
 
-// The store at g.repo: a local directory, or an S3 bucket for "s3:http(s)://host/bucket/prefix".
+// The store at g.repo: a local directory, or an S3 bucket for "s3:http(s)://host/bucket/prefix";
+// the backup file instead when g.backup_file is set.
 Result<std::shared_ptr<store::Store>> open_store(GlobalOptions& g);
+// The store at g.repo, even when a backup file is being read (the audit log's home).
+Result<std::shared_ptr<store::Store>> open_repository_store(GlobalOptions& g);
 // For init: the S3 store at g.repo, creating its bucket when missing.
 Result<std::shared_ptr<store::Store>> create_s3_store(GlobalOptions& g);
 
@@ -99,7 +105,10 @@ struct OpenedRepo {
 // must exist; with host_or_recovery either will do (both when available); with recovery the
 // recovery key is required and the host key used when present.
 Result<OpenedRepo> open_repository(GlobalOptions& g, KeyNeed need);
+// None when reading a backup file (g.backup_file).
 Result<std::optional<repo::HostKey>> load_host_key_if_present(const GlobalOptions& g);
+// This host's key, backup file or not (the audit log is written with it).
+Result<std::optional<repo::HostKey>> load_own_host_key(const GlobalOptions& g);
 // The recovery key from --recovery-key-file, or combined from the --recovery-share files (not
 // both); none when neither is given.
 Result<std::optional<repo::RecoveryKey>> load_recovery_key_if_given(const GlobalOptions& g);
@@ -219,6 +228,9 @@ void register_status(CLI::App& app, GlobalOptions& g, int& exit_code);
 void register_audit(CLI::App& app, GlobalOptions& g, int& exit_code);
 void register_drill(CLI::App& app, GlobalOptions& g, int& exit_code);
 void register_key(CLI::App& app, GlobalOptions& g, int& exit_code);
+void register_export(CLI::App& app, GlobalOptions& g, int& exit_code);
+// key add-host|list|revoke-host (cmd_key_hosts.cpp), under the key command.
+void register_key_hosts(CLI::App* key, GlobalOptions& g, int& exit_code);
 
 // Backup sets (cmd_set.cpp): `backup --set` and `restore --set`.
 struct SetRestoreArgs {

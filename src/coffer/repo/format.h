@@ -54,6 +54,8 @@ constexpr std::string_view chunk = "coffer chunk v1";
 constexpr std::string_view pack_stanza = "coffer pack stanza v1";
 constexpr std::string_view host_secrets = "coffer host secrets v1";
 constexpr std::string_view meta_signature = "coffer metadata signature v1";
+constexpr std::string_view registry_signing = "coffer registry signing key v1";
+constexpr std::string_view registry_signature = "coffer registry signature v1";
 }  // namespace info
 
 }  // namespace coffer::repo

@@ -120,7 +120,8 @@ std::string RepoConfig::to_json() const {
               {"chunker", {{"algorithm", "fastcdc-keyed"}, {"avg_size", chunk_avg_size}}},
               {"compression", {{"algorithm", "zstd"}, {"level", zstd_level}}},
               {"pack_size", pack_size},
-              {"recovery_public_key", to_hex(recovery_public_key)}};
+              {"recovery_public_key", to_hex(recovery_public_key)},
+              {"registry_public_key", to_hex(registry_public_key)}};
     return j.dump(2) + "\n";
 }
 
@@ -140,10 +141,12 @@ Result<RepoConfig> RepoConfig::parse(ByteView bytes) {
                                     std::to_string(k_format_version) + "): upgrade coffer");
         auto id = Id::parse_hex(j.at("id").get<std::string>());
         auto pub = from_hex(j.at("recovery_public_key").get<std::string>());
-        if (!id || !pub || pub->size() != 32)
-            return corruption("repository config has a malformed id or recovery key");
+        auto registry = from_hex(j.at("registry_public_key").get<std::string>());
+        if (!id || !pub || pub->size() != 32 || !registry || registry->size() != 32)
+            return corruption("repository config has a malformed id, recovery or registry key");
         c.id = *id;
         c.recovery_public_key = *pub;
+        c.registry_public_key = *registry;
         c.created = j.value("created", "");
         c.chunk_avg_size = j.at("chunker").at("avg_size").get<uint32_t>();
         c.zstd_level = j.at("compression").at("level").get<int>();
@@ -166,6 +169,7 @@ Result<HostKey> HostKey::generate(const RepoConfig& config, std::string host) {
     k.key_id = crypto::random_bytes(k_key_id_size);
     k.host = std::move(host);
     k.recovery_public_key = config.recovery_public_key;
+    k.registry_public_key = config.registry_public_key;
     k.chunk_id_key = crypto::random_secret(32);
     k.metadata_key = crypto::random_secret(32);
     auto pair = crypto::ed25519_generate();
@@ -182,6 +186,7 @@ SecretBytes HostKey::serialize() const {
     text += "\nkey-id " + to_hex(key_id);
     text += "\nhost " + host;
     text += "\nrecovery-public-key " + to_hex(recovery_public_key);
+    text += "\nregistry-public-key " + to_hex(registry_public_key);
     text += "\nchunk-id-key " + to_hex(chunk_id_key.view());
     text += "\nmetadata-key " + to_hex(metadata_key.view());
     text += "\nsigning-key " + to_hex(signing_seed.view());
@@ -230,6 +235,9 @@ Result<HostKey> HostKey::parse(ByteView text) {
         } else if (key == "recovery-public-key") {
             TRY_ASSIGN(auto v, hex_field(32, key));
             k.recovery_public_key.assign(v.data(), v.data() + v.size());
+        } else if (key == "registry-public-key") {
+            TRY_ASSIGN(auto v, hex_field(32, key));
+            k.registry_public_key.assign(v.data(), v.data() + v.size());
         } else if (key == "chunk-id-key") {
             TRY_ASSIGN(k.chunk_id_key, hex_field(32, key));
         } else if (key == "metadata-key") {
@@ -238,8 +246,9 @@ Result<HostKey> HostKey::parse(ByteView text) {
             TRY_ASSIGN(k.signing_seed, hex_field(32, key));
         }
     }
-    if (!have_repo || k.key_id.empty() || k.recovery_public_key.empty() || k.chunk_id_key.empty() ||
-        k.metadata_key.empty() || k.signing_seed.empty())
+    if (!have_repo || k.key_id.empty() || k.recovery_public_key.empty() ||
+        k.registry_public_key.empty() || k.chunk_id_key.empty() || k.metadata_key.empty() ||
+        k.signing_seed.empty())
         return bad("a required field is missing");
     TRY_ASSIGN(k.signing_public_key, crypto::ed25519_public_from_seed(k.signing_seed.view()));
     return k;
@@ -279,6 +288,10 @@ Status HostKey::check_matches(const RepoConfig& config) const {
         return integrity_error("repository " + config.id.short_hex() +
                                " config has a different recovery public key than the host key "
                                "records: the config was replaced; do not write to it");
+    if (registry_public_key != config.registry_public_key)
+        return integrity_error("repository " + config.id.short_hex() +
+                               " config has a different registry key than the host key records: "
+                               "the config was replaced; do not write to it");
     return ok_status();
 }
 
@@ -350,10 +363,27 @@ Result<RecoveryKey> RecoveryKey::load(const std::string& path) {
     return parse(as_chars(text->view()));
 }
 
+SecretBytes RecoveryKey::registry_seed(const Id& repository_id) const {
+    return crypto::hkdf_sha256(private_key.view(), repository_id.view(),
+                               as_bytes(info::registry_signing), crypto::k_ed25519_seed_size);
+}
+
+Bytes RecoveryKey::registry_public_key(const Id& repository_id) const {
+    SecretBytes seed = registry_seed(repository_id);
+    auto pub = crypto::ed25519_public_from_seed(seed.view());
+    return pub.ok() ? std::move(pub).value() : Bytes{};  // a 32-byte seed always has one
+}
+
 Status RecoveryKey::check_matches(const RepoConfig& config) const {
     if (!ct_equal(public_key, config.recovery_public_key))
         return wrong_key("recovery key does not match repository " + config.id.short_hex() +
                          ": use the recovery key printed when this repository was created");
+    // The registry key is derived from this key: a config naming another one was forged by
+    // someone who knows only the public half (to register host keys of their own).
+    if (registry_public_key(config.id) != config.registry_public_key)
+        return integrity_error("repository " + config.id.short_hex() +
+                               " config names a registry key that is not the recovery key's: the "
+                               "config was replaced; do not trust this repository's contents");
     return ok_status();
 }
 

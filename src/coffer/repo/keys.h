@@ -24,6 +24,9 @@ struct RepoConfig {
     uint32_t pack_size = 16 << 20;
     int zstd_level = 3;
     Bytes recovery_public_key;  // X25519, 32 bytes
+    // Ed25519, derived from the recovery key (RecoveryKey::registry_seed): signs the key
+    // registry's entries and revocations (repo/registry.h).
+    Bytes registry_public_key;
 
     std::string to_json() const;
     // Code::corruption naming the problem if the text is not a valid config; Code::invalid_argument
@@ -36,6 +39,7 @@ struct HostKey {
     Bytes key_id;  // k_key_id_size bytes, names the key in keys/ and in objects
     std::string host;
     Bytes recovery_public_key;  // must equal the repository config's
+    Bytes registry_public_key;  // must equal the repository config's
     SecretBytes chunk_id_key;   // 32
     SecretBytes metadata_key;   // 32
     SecretBytes signing_seed;   // 32, Ed25519
@@ -69,6 +73,11 @@ struct RecoveryKey {
     static Result<RecoveryKey> load(const std::string& path);
     // Code::wrong_key "recovery key does not match repository <id>".
     Status check_matches(const RepoConfig& config) const;
+
+    // The seed of the repository's registry signing key (Ed25519), derived so that whoever
+    // holds the recovery key (or K of its shares) can sign registry entries and nobody else can.
+    SecretBytes registry_seed(const Id& repository_id) const;
+    Bytes registry_public_key(const Id& repository_id) const;
 };
 
 // Current time as RFC 3339 UTC with nanoseconds ("2026-11-23T16:46:00.123456789Z").

@@ -21,13 +21,6 @@ Bytes secrets_context(const Id& repo_id) {
     return c;
 }
 
-std::string registry_json(const HostKey& k) {
-    json j = {{"key_id", k.key_id_hex()}, {"host", k.host},
-              {"algorithm", "Ed25519"},   {"signing_public_key", to_hex(k.signing_public_key)},
-              {"created", now_rfc3339()}, {"status", "active"}};
-    return j.dump(2) + "\n";
-}
-
 Result<std::unique_ptr<chunker::Chunker>> make_chunker(const RepoConfig& config,
                                                        const KeyRing& keys) {
     TRY_ASSIGN(auto params, chunker::Params::for_average(config.chunk_avg_size));
@@ -72,45 +65,20 @@ Result<Repository::Created> Repository::init(std::shared_ptr<store::Store> store
     config.pack_size = options.pack_size;
     config.zstd_level = options.zstd_level;
     config.recovery_public_key = recovery.public_key;
+    config.registry_public_key = recovery.registry_public_key(config.id);
     TRY_ASSIGN(HostKey host, HostKey::generate(config, options.host));
 
     // Keys before config: the config's appearance is what makes the repository exist.
-    std::string base = "keys/" + host.key_id_hex();
-    TRY(store->put(base + ".pub", as_bytes(registry_json(host)), store::PutMode::create_only));
-    SecretBytes secrets = host.serialize();
-    TRY_ASSIGN(Bytes sealed,
-               crypto::seal_to(recovery.public_key, secrets.view(), secrets_context(config.id)));
-    TRY(store->put(base + ".secrets", sealed, store::PutMode::create_only));
+    TRY(register_host_key(*store, config, host, recovery));
     TRY(store->put(k_config_name, as_bytes(config.to_json()), store::PutMode::create_only));
 
     TRY_ASSIGN(auto repo, open(store, &host, &recovery));
     return Created{std::move(repo), std::move(host), std::move(recovery)};
 }
 
-Result<std::map<std::string, RegistryEntry>> Repository::load_registry(store::Store& store) {
-    TRY_ASSIGN(auto objects, store.list("keys/"));
-    std::map<std::string, RegistryEntry> out;
-    for (const auto& o : objects) {
-        if (o.name.size() < 4 || o.name.substr(o.name.size() - 4) != ".pub") continue;
-        TRY_ASSIGN(Bytes bytes, store.get(o.name));
-        json j = json::parse(as_chars(bytes), nullptr, false);
-        RegistryEntry e;
-        try {
-            e.key_id = j.at("key_id").get<std::string>();
-            e.host = j.value("host", "");
-            e.created = j.value("created", "");
-            e.status = j.value("status", "active");
-            auto pub = from_hex(j.at("signing_public_key").get<std::string>());
-            if (!pub || pub->size() != 32) throw std::runtime_error("bad key");
-            e.signing_public_key = *pub;
-        } catch (const std::exception&) {
-            return corruption("key registry entry " + o.name + " is malformed");
-        }
-        if (o.name != "keys/" + e.key_id + ".pub")
-            return corruption("key registry entry " + o.name + " names another key id");
-        out.emplace(e.key_id, std::move(e));
-    }
-    return out;
+Result<Registry> Repository::load_registry(store::Store& store) {
+    TRY_ASSIGN(RepoConfig config, read_config(store));
+    return repo::load_registry(store, config);
 }
 
 Result<std::unique_ptr<Repository>> Repository::open(std::shared_ptr<store::Store> store,
@@ -124,11 +92,12 @@ Result<std::unique_ptr<Repository>> Repository::open(std::shared_ptr<store::Stor
         if (!recovery)
             return invalid_argument("opening a repository needs a host key or the recovery key");
         if (key_id.empty()) {
-            TRY_ASSIGN(auto registry, load_registry(*store));
-            if (registry.size() != 1)
-                return invalid_argument("repository has " + std::to_string(registry.size()) +
+            TRY_ASSIGN(auto registry, repo::load_registry(*store, config));
+            if (registry.entries.size() != 1)
+                return invalid_argument("repository has " +
+                                        std::to_string(registry.entries.size()) +
                                         " host keys: pass --host-key to choose one");
-            key_id = registry.begin()->first;
+            key_id = registry.entries.begin()->first;
         }
         std::string name = "keys/" + key_id + ".secrets";
         TRY_ASSIGN(Bytes sealed, store->get(name));
@@ -140,10 +109,21 @@ Result<std::unique_ptr<Repository>> Repository::open(std::shared_ptr<store::Stor
         host = &*unsealed;
     }
     TRY(host->check_matches(config));
+    // A key must be one the recovery key holder registered. A revoked one still reads (its
+    // old snapshots stay restorable) but writes nothing: writable() says so.
+    TRY_ASSIGN(auto registry, repo::load_registry(*store, config));
+    auto entry = registry.entries.find(host->key_id_hex());
+    if (entry == registry.entries.end() || !entry->second.trusted())
+        return wrong_key("host key " + host->key_id_hex() + " (host " + host->host +
+                         ") is not registered in repository " + config.id.short_hex() +
+                         ": pass this repository's host key, or issue one with 'coffer key "
+                         "add-host'");
+    std::string revoked_on = entry->second.revoked;
 
     std::unique_ptr<Repository> repo(new Repository());
     repo->m_store = std::move(store);
     repo->m_config = std::move(config);
+    repo->m_revoked_on = std::move(revoked_on);
     TRY_ASSIGN(repo->m_keys, KeyRing::from_host_key(*host, recovery));
     TRY_ASSIGN(repo->m_chunker, make_chunker(repo->m_config, *repo->m_keys));
     return repo;
@@ -195,7 +175,15 @@ void Repository::adopt_index(const std::vector<IndexObject>& objects) {
     m_index_loaded = true;
 }
 
+Status Repository::writable() const {
+    if (m_revoked_on.empty()) return ok_status();
+    return wrong_key("host key " + to_hex(m_keys->key_id) + " was revoked on " + m_revoked_on +
+                     ": it writes nothing more; ask an admin for a new one ('coffer key "
+                     "add-host')");
+}
+
 Result<std::vector<Id>> Repository::write_index(const std::vector<IndexedPack>& packs) {
+    TRY(writable());
     std::vector<Id> ids;
     size_t begin = 0;
     while (begin < packs.size()) {
@@ -230,6 +218,7 @@ bool Repository::has_chunk(const Id& id) const {
 }
 
 Result<bool> Repository::store_chunk(ChunkType type, const Id& id, ByteView plaintext) {
+    TRY(writable());
     std::unique_ptr<PackWriter> writer;
     {
         std::lock_guard lock(m_mu);
@@ -333,6 +322,7 @@ WriteStats Repository::write_stats() const {
 }
 
 Result<Id> Repository::save_snapshot(Snapshot& snapshot) {
+    TRY(writable());
     TRY_ASSIGN(auto existing, list_snapshots());
     snapshot.key_id = m_keys->key_id.empty() ? "" : to_hex(m_keys->key_id);
     snapshot.sequence = 1;
@@ -470,6 +460,7 @@ Result<std::vector<Tombstone>> Repository::list_tombstones() {
 Result<Repository::Forgotten> Repository::forget_snapshots(const std::vector<Snapshot>& snapshots,
                                                            const std::string& reason) {
     if (snapshots.empty()) return invalid_argument("forget: no snapshots given");
+    TRY(writable());
     TRY_ASSIGN(auto all, list_snapshots());
     uint64_t newest = 0;
     for (const auto& s : all) newest = std::max(newest, s.sequence);

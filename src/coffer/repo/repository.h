@@ -20,6 +20,7 @@
 #include "coffer/chunker/chunker.h"
 #include "coffer/repo/index.h"
 #include "coffer/repo/keyring.h"
+#include "coffer/repo/registry.h"
 #include "coffer/repo/snapshot.h"
 #include "coffer/repo/tombstone.h"
 #include "coffer/store/store.h"
@@ -31,14 +32,6 @@ struct InitOptions {
     uint32_t chunk_avg_size = 1 << 20;
     uint32_t pack_size = 16 << 20;
     int zstd_level = 3;
-};
-
-struct RegistryEntry {
-    std::string key_id;
-    std::string host;
-    Bytes signing_public_key;
-    std::string created;
-    std::string status;  // "active" or "retired"
 };
 
 struct WriteStats {
@@ -59,13 +52,17 @@ public:
 
     // Opens with a host key and, when given, the recovery key. If host is null, the recovery
     // key is required and the host secrets are unsealed from keys/ (key_id picks one when the
-    // repository has several).
+    // repository has several). A host key that is not registered is refused (Code::wrong_key);
+    // a revoked one opens for reading only.
     static Result<std::unique_ptr<Repository>> open(std::shared_ptr<store::Store> store,
                                                     const HostKey* host,
                                                     const RecoveryKey* recovery,
                                                     std::string key_id = {});
 
     const RepoConfig& config() const { return m_config; }
+    // Code::wrong_key when this host key has been revoked: it may read, but every call that
+    // writes (chunks, index, snapshots, tombstones) refuses.
+    Status writable() const;
     const KeyRing& keys() const { return *m_keys; }
     store::Store& store() { return *m_store; }
     const std::shared_ptr<store::Store>& shared_store() const { return m_store; }
@@ -135,8 +132,8 @@ public:
     // forget, or retention that has ended). Returns how many it removed.
     Result<size_t> finish_forget();
 
-    // keys/*.pub, by key id hex.
-    static Result<std::map<std::string, RegistryEntry>> load_registry(store::Store& store);
+    // keys/ (repo/registry.h), checked against the store's config.
+    static Result<Registry> load_registry(store::Store& store);
 
 private:
     Repository() = default;
@@ -158,6 +155,7 @@ private:
     RepoConfig m_config;
     std::shared_ptr<const KeyRing> m_keys;
     std::optional<Id> m_expected_latest;
+    std::string m_revoked_on;  // when the registry revoked this key; empty while active
     std::unique_ptr<chunker::Chunker> m_chunker;
 
     mutable std::mutex m_mu;  // guards everything below

@@ -88,10 +88,18 @@ std::optional<Bytes> Checker::check_named_object(const std::string& kind, const 
 Result<Report> Checker::run(const HostKey* host, const RecoveryKey* recovery) {
     TRY_ASSIGN(RepoConfig config, Repository::read_config(*m_store));
     auto registry = Repository::load_registry(*m_store);
-    if (!registry.ok())
+    if (!registry.ok()) {
         problem(registry.status().message());
-    else
-        m_registry = std::move(*registry);
+    } else {
+        m_registry = std::move(registry->entries);
+        for (const auto& p : registry->problems) problem(p);
+        for (const auto& [id, e] : m_registry)
+            if (!e.trusted())
+                problem("key registry entry keys/" + id + ".pub (host " + e.host +
+                        ") is not trusted: " + e.problem +
+                        "; a key is registered only with the recovery key ('coffer key "
+                        "add-host'), so someone else wrote this one");
+    }
 
     // Level 1: names, hashes, shapes and signatures of every object. With --read-data the packs
     // are checked after the index is loaded, so that each pack is read once for both levels.
@@ -123,11 +131,27 @@ Result<Report> Checker::run(const HostKey* host, const RecoveryKey* recovery) {
                 problem(label + " is signed by unknown key " + to_hex(header->key_id));
                 continue;
             }
-            Status sig =
-                verify_meta_signature(*bytes, entry->second.signing_public_key, config.id, label);
+            const RegistryEntry& signer = entry->second;
+            if (!signer.trusted()) {
+                problem(label + " is signed by host key " + signer.key_id +
+                        ", which the registry does not trust");
+                continue;
+            }
+            Status sig = verify_meta_signature(*bytes, signer.signing_public_key, config.id, label);
             if (!sig.ok()) {
                 problem(sig.message());
                 continue;
+            }
+            if (signer.retired() && k != "index") {
+                const auto& before = k == "snapshot" ? signer.snapshots_before_revocation
+                                                     : signer.tombstones_before_revocation;
+                if (!before.count(*Id::parse_hex(hex))) {
+                    problem(label + " is signed by host key " + signer.key_id + " (host " +
+                            signer.host + "), which was revoked on " + signer.revoked +
+                            ", and is not one it had signed by then: it was written after "
+                            "the revocation, with a revoked key");
+                    continue;
+                }
             }
             (*store)[*Id::parse_hex(hex)] = std::move(*bytes);
         }
@@ -279,6 +303,13 @@ void Checker::check_structure(Repository& repo) {
         if (expected && !m_snapshot_objects.count(*expected))
             problem("snapshot " + m_opts.expected_latest +
                     " (the newest this host wrote) is missing or damaged");
+    }
+    // A backup file holds one snapshot of a chain whose other links stayed in the repository.
+    if (m_opts.single_snapshot) {
+        if (m_snapshot_objects.size() != 1)
+            problem("a backup file holds exactly one snapshot; this one holds " +
+                    std::to_string(m_snapshot_objects.size()));
+        return;
     }
     std::set<uint64_t> reported;  // sequences whose loss a broken link already names
     for (const auto& [id, previous] : links) {

@@ -26,6 +26,8 @@ struct Options {
     bool read_data = false;
     double read_fraction = 1.0;   // with read_data: share of packs to read, (0, 1]
     std::string expected_latest;  // snapshot id this host last wrote; missing = problem
+    // A backup file (archive/): one snapshot, whose predecessors are not there to check.
+    bool single_snapshot = false;
     std::function<void(const std::string&)> on_progress;
 };
 
