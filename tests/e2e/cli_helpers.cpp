@@ -113,6 +113,18 @@ RunResult run_process(const std::string& exe, const std::vector<std::string>& ar
     const char* cwd = options.cwd.empty() ? nullptr : options.cwd.c_str();
     int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (devnull < 0) fail_errno("open", "/dev/null");
+    if (!options.stdin_data.empty()) {
+        // Small enough for the pipe's buffer: written whole before the child starts.
+        int in_pipe[2];
+        if (options.stdin_data.size() > 65536 || pipe2(in_pipe, O_CLOEXEC) != 0)
+            fail_errno("pipe", "stdin");
+        if (::write(in_pipe[1], options.stdin_data.data(), options.stdin_data.size()) !=
+            static_cast<ssize_t>(options.stdin_data.size()))
+            fail_errno("write", "stdin");
+        ::close(in_pipe[1]);
+        ::close(devnull);
+        devnull = in_pipe[0];
+    }
 
     pid_t pid = fork();
     if (pid < 0) fail_errno("fork", exe);

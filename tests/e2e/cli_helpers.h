@@ -40,6 +40,8 @@ struct RunOptions {
     // When > 0: SIGTERM the child then, and keep reading its output until it exits (SIGKILL
     // after timeout_s as always).
     int term_after_ms = 0;
+    // The child's standard input (at most 64 KiB); /dev/null when empty.
+    std::string stdin_data;
 };
 
 RunResult run_process(const std::string& exe, const std::vector<std::string>& args,

@@ -81,6 +81,48 @@ TEST_F(KeyShares, InitWithSharesWritesNoWholeKeyAndAnyTwoRestore) {
     EXPECT_TRUE(contains(twice.err, "share 1 is given twice")) << twice.describe();
 }
 
+// "--recovery-share -" takes a share typed in: here from standard input, as from a script or a
+// vault tool; a terminal would be asked without echo.
+TEST_F(KeyShares, SharesCanBeTypedInInsteadOfPassedAsFiles) {
+    auto shares = init_with_shares(repo, dir / "shares");
+    make_dir(data);
+    write_file(data + "/f.txt", "typed\n");
+    std::string id = repo.backup({data})["snapshot_id"];
+    auto share_line = [&](int i) {
+        std::string text = read_file(shares[i]);
+        size_t at = text.find("crs1-");
+        return text.substr(at, text.find('\n', at) - at);
+    };
+    RunOptions typed;
+    typed.stdin_data = share_line(0) + "\n" + share_line(2) + "\n";
+    RunResult r = repo.run({"--recovery-share", "-", "--recovery-share", "-", "restore", id,
+                            "--target", dir / "typed"},
+                           Keys::host, typed);
+    ASSERT_EQ(r.exit_code, 0) << r.describe();
+    EXPECT_EQ(read_file(restored(dir / "typed", data) + "/f.txt"), "typed\n");
+    // One file and one typed share mix.
+    RunOptions one;
+    one.stdin_data = share_line(1) + "\n";
+    RunResult mixed = repo.run({"--recovery-share", shares[0], "--recovery-share", "-", "ls", id},
+                               Keys::host, one);
+    EXPECT_EQ(mixed.exit_code, 0) << mixed.describe();
+    // A mistyped typed share is named by its place; nothing typed at all is refused too.
+    std::string bad = share_line(1);
+    bad[bad.size() - 3] = bad[bad.size() - 3] == '0' ? '1' : '0';
+    RunOptions mistyped;
+    mistyped.stdin_data = share_line(0) + "\n" + bad + "\n";
+    RunResult m = repo.run(
+        {"--recovery-share", "-", "--recovery-share", "-", "restore", id, "--target", dir / "m"},
+        Keys::host, mistyped);
+    EXPECT_EQ(m.exit_code, 2) << m.describe();
+    EXPECT_TRUE(m.one_line_error()) << m.describe();
+    EXPECT_TRUE(contains(m.err, "recovery share 2 (--recovery-share -)")) << m.describe();
+    EXPECT_FALSE(exists(dir / "m"));
+    RunResult empty = repo.run({"--recovery-share", "-", "--recovery-share", "-", "ls", id});
+    EXPECT_EQ(empty.exit_code, 2) << empty.describe();
+    EXPECT_TRUE(contains(empty.err, "is empty")) << empty.describe();
+}
+
 TEST_F(KeyShares, MistypedForeignOrMixedSharesAreRefusedInOneLine) {
     auto shares = init_with_shares(repo, dir / "shares");
     make_dir(data);

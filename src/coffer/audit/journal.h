@@ -80,6 +80,11 @@ public:
     Result<Replica> read_replica();
     // The public key of the current signing key ("" when there is no key file yet).
     Result<std::string> current_verifier_key();
+    // For a host rebuilt from the repository (coffer recover): writes the key file (0600) from
+    // the repository's sealed copy of the log's newest active signing key, opened with the
+    // recovery key. False, and nothing written, when the repository has no log for this host
+    // key (the next append starts one). Code::already_exists when a key file is there.
+    Result<bool> restore_key(ByteView recovery_private_key);
 
 private:
     class Lock;

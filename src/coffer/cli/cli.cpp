@@ -29,8 +29,9 @@ int run(int argc, char** argv) {
                    "File holding the recovery key (needed to read backups)")
         ->envname("COFFER_RECOVERY_KEY_FILE");
     app.add_option("--recovery-share", g.recovery_shares,
-                   "A recovery share file (coffer key split); K of them stand in for the "
-                   "recovery key file. Repeat once per share")
+                   "A recovery share file (coffer key split), or '-' to type one in (hidden; "
+                   "a line of standard input when it is not a terminal); K of them stand in "
+                   "for the recovery key file. Repeat once per share")
         ->allow_extra_args(false);
     app.add_flag("--json", g.json, "Machine-readable output");
     app.add_flag("-q,--quiet", g.quiet, "Print only errors and results");
@@ -55,6 +56,7 @@ int run(int argc, char** argv) {
     register_drill(app, g, exit_code);
     register_key(app, g, exit_code);
     register_export(app, g, exit_code);
+    register_recover(app, g, exit_code);
     for (CLI::App* sub : app.get_subcommands({})) sub->fallthrough();
 
     try {

@@ -8,7 +8,10 @@
 #include <cstdlib>
 #include <iostream>
 
+#include <filesystem>
+
 #include "coffer/cli/common.h"
+#include "coffer/repo/host_config.h"
 #include "coffer/restore/restore.h"
 #include "coffer/source/process.h"
 #include "coffer/source/source.h"
@@ -17,6 +20,26 @@
 namespace coffer::cli {
 
 namespace {
+
+// Saves the config file in the repository (repo/host_config.h) when it differs from the copy
+// this host saved last, so that coffer recover can rebuild the host with it.
+Status save_config_copy(repo::Repository& repository, const std::string& path,
+                        const std::string& host) {
+    TRY_ASSIGN(SecretBytes text, read_secret_file(path));
+    std::string marker = state_dir(repository) + "/config.saved";
+    std::string digest = crypto::sha256(text.view()).hex() + "\n";
+    if (auto old = read_file(marker); old.ok() && as_chars(*old) == digest) return ok_status();
+    repo::HostConfig copy;
+    copy.time_ns = repo::now_unix_ns();
+    copy.host = host;
+    std::error_code ec;
+    copy.path = std::filesystem::absolute(path, ec).string();
+    copy.text = std::string(as_chars(text.view()));
+    auto saved = repo::save_host_config(repository.store(), repository.keys(), copy);
+    secure_wipe(copy.text.data(), copy.text.size());
+    TRY(saved.status());
+    return write_file_atomic(marker, as_bytes(digest), 0600);
+}
 
 Result<const config::SetConfig*> find_set(const config::Config& cfg, const std::string& name) {
     if (const auto* s = cfg.find_set(name)) return s;
@@ -117,6 +140,11 @@ int run_backup_set(GlobalOptions& g, const std::string& name,
     if (make_dirs(state_dir(*opened->repo), 0700).ok())
         (void)write_file_atomic(state_dir(*opened->repo) + "/latest",
                                 as_bytes(snap->id.hex() + "\n"), 0600);
+    if (Status st = save_config_copy(*opened->repo, cfg->path, snap->hostname); !st.ok() && !g.json)
+        std::fprintf(stderr,
+                     "coffer: warning: the configuration was not saved in the repository "
+                     "(coffer recover needs it): %s\n",
+                     st.message().c_str());
     if (g.json) {
         print_json({{"snapshot_id", snap->id.hex()},
                     {"set", name},

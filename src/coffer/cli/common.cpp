@@ -309,6 +309,47 @@ Result<SecretBytes> ask_passphrase(const std::string& what, bool confirm) {
     return first;
 }
 
+namespace {
+
+// Shares typed in for "--recovery-share -", in order: read once per process, since a command
+// may load the recovery key more than once.
+std::vector<repo::RecoveryShare>& typed_shares() {
+    static std::vector<repo::RecoveryShare> shares;
+    return shares;
+}
+
+// The n-th (0-based) typed share: asked for on the terminal without echo, or read as one line
+// from standard input when that is not a terminal (a script, a pipe from a vault tool).
+Result<repo::RecoveryShare> typed_share(size_t n) {
+    auto& cache = typed_shares();
+    if (n < cache.size()) return cache[n];
+    std::string what = "recovery share " + std::to_string(n + 1) + " (--recovery-share -)";
+    SecretBytes line;
+    if (::isatty(0)) {
+        int tty = ::open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+        if (tty < 0) return errno_status("open /dev/tty to ask for " + what, errno);
+        auto typed = read_tty_line(tty, what + ", input hidden: ");
+        ::close(tty);
+        TRY_ASSIGN(line, std::move(typed));
+    } else {
+        std::string text;
+        char c;
+        ssize_t got;
+        while ((got = ::read(0, &c, 1)) == 1 && c != '\n' && text.size() < 4096) text += c;
+        if (got < 0) return errno_status("read " + what + " from standard input", errno);
+        line = SecretBytes(as_bytes(text));
+        secure_wipe(text.data(), text.size());
+    }
+    if (line.empty())
+        return invalid_argument(what + " is empty: type the share, or pass a share file");
+    auto share = repo::RecoveryShare::parse(as_chars(line.view()));
+    if (!share.ok()) return share.status().with_context(what);
+    cache.push_back(*share);
+    return std::move(*share);
+}
+
+}  // namespace
+
 Result<std::optional<repo::RecoveryKey>> load_recovery_key_if_given(const GlobalOptions& g) {
     if (!g.recovery_shares.empty()) {
         // Shares on the command line stand in for a key file from the environment (or the
@@ -317,8 +358,10 @@ Result<std::optional<repo::RecoveryKey>> load_recovery_key_if_given(const Global
         if (!g.recovery_key_file.empty() && !(env && g.recovery_key_file == env))
             return invalid_argument("give --recovery-key-file or --recovery-share, not both");
         std::vector<repo::RecoveryShare> shares;
+        size_t typed = 0;
         for (const auto& path : g.recovery_shares) {
-            TRY_ASSIGN(auto share, repo::RecoveryShare::load(path));
+            TRY_ASSIGN(auto share,
+                       path == "-" ? typed_share(typed++) : repo::RecoveryShare::load(path));
             shares.push_back(std::move(share));
         }
         TRY_ASSIGN(auto key, repo::recover_from_shares(shares));

@@ -15,8 +15,8 @@ namespace {
 // Copy order; see mirror.h. Anything else (locks/, stray files) is not part of the repository.
 // Tombstones go before snapshots: a manifest whose predecessor was forgotten at the source is
 // valid at the mirror only once the tombstone that explains the gap is there.
-const std::vector<std::string> k_groups = {"config",      "keys/",      "packs/", "index/",
-                                           "tombstones/", "snapshots/", "audit/"};
+const std::vector<std::string> k_groups = {"config",      "keys/",      "packs/",   "index/",
+                                           "tombstones/", "snapshots/", "configs/", "audit/"};
 
 std::string group_of(const std::string& name) {
     for (const auto& g : k_groups)
@@ -27,7 +27,7 @@ std::string group_of(const std::string& name) {
 // Content-addressed objects carry their SHA-256 as the last path component.
 bool content_addressed(const std::string& group) {
     return group == "packs/" || group == "index/" || group == "tombstones/" ||
-           group == "snapshots/";
+           group == "snapshots/" || group == "configs/";
 }
 
 Status check_name(const std::string& name, ByteView data) {

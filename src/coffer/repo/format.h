@@ -24,7 +24,7 @@ bool valid_chunk_type(uint8_t t);
 std::string_view chunk_type_name(ChunkType t);
 
 // Metadata objects (index, snapshot) share one envelope; this byte says which one it is.
-enum class MetaType : uint8_t { index = 1, snapshot = 2, tombstone = 3 };
+enum class MetaType : uint8_t { index = 1, snapshot = 2, tombstone = 3, host_config = 4 };
 
 constexpr size_t k_key_id_size = 16;
 constexpr std::string_view k_pack_magic = "CFRP";

@@ -46,7 +46,8 @@ Result<MetaHeader> parse_meta_header(ByteView object, const std::string& label) 
     uint8_t type = object[5];
     if (type != static_cast<uint8_t>(MetaType::index) &&
         type != static_cast<uint8_t>(MetaType::snapshot) &&
-        type != static_cast<uint8_t>(MetaType::tombstone))
+        type != static_cast<uint8_t>(MetaType::tombstone) &&
+        type != static_cast<uint8_t>(MetaType::host_config))
         return corruption(label + " has unknown type " + std::to_string(type));
     return MetaHeader{static_cast<MetaType>(type),
                       Bytes(object.begin() + 6, object.begin() + 6 + k_key_id_size)};

@@ -81,6 +81,21 @@ Result<Registry> Repository::load_registry(store::Store& store) {
     return repo::load_registry(store, config);
 }
 
+Result<HostKey> Repository::unseal_host_key(store::Store& store, const RepoConfig& config,
+                                            const RecoveryKey& recovery,
+                                            const std::string& key_id) {
+    std::string name = "keys/" + key_id + ".secrets";
+    TRY_ASSIGN(Bytes sealed, store.get(name));
+    auto text =
+        crypto::open_sealed(recovery.private_key.view(), sealed, secrets_context(config.id));
+    if (!text.ok())
+        return integrity_error(name + " does not open with the recovery key (damaged?)");
+    TRY_ASSIGN(HostKey key, HostKey::parse(text->view()));
+    if (key.key_id_hex() != key_id)
+        return integrity_error(name + " holds the secrets of another host key");
+    return key;
+}
+
 Result<std::unique_ptr<Repository>> Repository::open(std::shared_ptr<store::Store> store,
                                                      const HostKey* host,
                                                      const RecoveryKey* recovery,
@@ -99,13 +114,7 @@ Result<std::unique_ptr<Repository>> Repository::open(std::shared_ptr<store::Stor
                                         " host keys: pass --host-key to choose one");
             key_id = registry.entries.begin()->first;
         }
-        std::string name = "keys/" + key_id + ".secrets";
-        TRY_ASSIGN(Bytes sealed, store->get(name));
-        auto text =
-            crypto::open_sealed(recovery->private_key.view(), sealed, secrets_context(config.id));
-        if (!text.ok())
-            return integrity_error(name + " does not open with the recovery key (damaged?)");
-        TRY_ASSIGN(unsealed, HostKey::parse(text->view()));
+        TRY_ASSIGN(unsealed, unseal_host_key(*store, config, *recovery, key_id));
         host = &*unsealed;
     }
     TRY(host->check_matches(config));

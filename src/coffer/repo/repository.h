@@ -132,6 +132,9 @@ public:
     // forget, or retention that has ended). Returns how many it removed.
     Result<size_t> finish_forget();
 
+    // A host key rebuilt from keys/<key_id>.secrets with the recovery key (coffer recover).
+    static Result<HostKey> unseal_host_key(store::Store& store, const RepoConfig& config,
+                                           const RecoveryKey& recovery, const std::string& key_id);
     // keys/ (repo/registry.h), checked against the store's config.
     static Result<Registry> load_registry(store::Store& store);
 

@@ -63,6 +63,7 @@ private:
     std::map<Id, Bytes> m_index_objects;                // intact index objects
     std::map<Id, Bytes> m_snapshot_objects;             // intact snapshot objects
     std::map<Id, Bytes> m_tombstone_objects;            // intact tombstone objects
+    std::map<Id, Bytes> m_config_objects;               // intact saved host configs
     std::unordered_set<Id, IdHash> m_refs_checked;
 };
 
@@ -107,18 +108,19 @@ Result<Report> Checker::run(const HostKey* host, const RecoveryKey* recovery) {
     TRY_ASSIGN(auto packs, m_store->list("packs/"));
     bool read_data_now = m_opts.read_data && recovery;
     if (!read_data_now) check_packs(packs, nullptr);
-    for (auto [prefix, kind, store] :
-         {std::tuple{"index/", "index", &m_index_objects},
-          std::tuple{"snapshots/", "snapshot", &m_snapshot_objects},
-          std::tuple{"tombstones/", "tombstone", &m_tombstone_objects}}) {
+    for (auto [prefix, kind, store] : {std::tuple{"index/", "index", &m_index_objects},
+                                       std::tuple{"snapshots/", "snapshot", &m_snapshot_objects},
+                                       std::tuple{"tombstones/", "tombstone", &m_tombstone_objects},
+                                       std::tuple{"configs/", "config copy", &m_config_objects}}) {
         TRY_ASSIGN(auto objects, m_store->list(prefix));
         for (const auto& o : objects) {
             std::string hex = o.name.substr(std::string_view(prefix).size());
             auto bytes = check_named_object(kind, o.name, hex);
             std::string_view k = kind;
-            (k == "index"      ? m_report.indexes
-             : k == "snapshot" ? m_report.snapshots
-                               : m_report.tombstones)++;
+            (k == "index"       ? m_report.indexes
+             : k == "snapshot"  ? m_report.snapshots
+             : k == "tombstone" ? m_report.tombstones
+                                : m_report.configs)++;
             if (!bytes) continue;
             std::string label = std::string(kind) + " " + hex;
             auto header = parse_meta_header(*bytes, label);
@@ -142,7 +144,7 @@ Result<Report> Checker::run(const HostKey* host, const RecoveryKey* recovery) {
                 problem(sig.message());
                 continue;
             }
-            if (signer.retired() && k != "index") {
+            if (signer.retired() && (k == "snapshot" || k == "tombstone")) {
                 const auto& before = k == "snapshot" ? signer.snapshots_before_revocation
                                                      : signer.tombstones_before_revocation;
                 if (!before.count(*Id::parse_hex(hex))) {

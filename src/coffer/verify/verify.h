@@ -2,9 +2,11 @@
 // object, instead of stopping at the first.
 //
 // Levels, each including the one before:
-// 1. No key: config parses; every pack, index and snapshot object's name is the SHA-256 of its
-//    bytes; headers are well formed; index and snapshot signatures verify against the key
-//    registry (keys/*.pub).
+// 1. No key: config parses; every pack, index, snapshot, tombstone and saved-config object's
+//    name is the SHA-256 of its bytes; headers are well formed; their signatures verify
+//    against the key registry (keys/*.pub), whose entries and revocations carry the registry
+//    key's signature; nothing but the snapshots and tombstones a revocation lists is signed by
+//    a revoked key.
 // 2. Host key: index objects decrypt; every indexed pack exists and each entry lies inside it;
 //    every pack's trailer agrees with the index; every snapshot decrypts, its sequence chain has
 //    no gaps but those its key's tombstones explain (forget), and every chunk it references (walked
@@ -34,7 +36,8 @@ struct Options {
 struct Report {
     std::vector<std::string> problems;  // each one line naming the object
     std::vector<std::string> notes;     // not failures (e.g. unindexed packs left by a crash)
-    uint64_t packs = 0, indexes = 0, snapshots = 0, tombstones = 0, chunks_read = 0, bytes_read = 0;
+    uint64_t packs = 0, indexes = 0, snapshots = 0, tombstones = 0, configs = 0, chunks_read = 0,
+             bytes_read = 0;
     int level = 1;
     bool ok() const { return problems.empty(); }
 };
