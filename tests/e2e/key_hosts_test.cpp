@@ -179,17 +179,24 @@ TEST_F(KeyHosts, ARogueRegistryEntryOrAForgedRevocationIsReported) {
     RunResult list = repo.run({"key", "list"});
     EXPECT_EQ(list.exit_code, 5) << list.describe();
     EXPECT_TRUE(contains(list.err, rogue_id + ".pub is not trusted")) << list.describe();
-    EXPECT_TRUE(contains(list.err, web_id + ".revoked is ignored")) << list.describe();
-    EXPECT_EQ(entry_for(list_keys(), "web2")["status"], "active");
+    EXPECT_TRUE(contains(list.err, web_id + ".revoked does not verify")) << list.describe();
     EXPECT_EQ(entry_for(list_keys(), "rogue")["status"], "untrusted");
-
-    EXPECT_EQ(as_host(web_key, {"backup", data}).exit_code, 0);
+    // A revocation that does not verify fails closed: web2's key is treated as revoked (so a
+    // thief cannot lift a real one by editing it) until an admin revokes it properly.
+    EXPECT_EQ(entry_for(list_keys(), "web2")["status"], "retired");
+    RunResult refused = as_host(web_key, {"backup", data});
+    EXPECT_EQ(refused.exit_code, 6) << refused.describe();
+    // The first host is untouched by either.
+    EXPECT_EQ(repo.run({"backup", data}).exit_code, 0);
     RunResult v = repo.run({"verify"});
     EXPECT_EQ(v.exit_code, 5) << v.describe();
     EXPECT_TRUE(contains(v.err + v.out, "keys/" + rogue_id + ".pub (host rogue) is not trusted"))
         << v.describe();
-    EXPECT_TRUE(contains(v.err + v.out, "is ignored: its signature")) << v.describe();
-    EXPECT_FALSE(contains(v.err + v.out, "written after the revocation")) << v.describe();
+    EXPECT_TRUE(contains(v.err + v.out, ".revoked does not verify (its signature")) << v.describe();
+    // Revoked afresh by the admin: the damaged file is replaced and verifies.
+    RunResult again = repo.run({"key", "revoke-host", web_id}, Keys::both);
+    EXPECT_EQ(again.exit_code, 0) << again.describe();
+    EXPECT_FALSE(contains(repo.run({"key", "list"}).err, ".revoked does not verify"));
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "coffer/repo/meta.h"
 #include "coffer/repo/repository.h"
 #include "coffer/store/mem/mem_store.h"
 #include "repo/repo_test_util.h"
@@ -60,6 +61,9 @@ protected:
     }
     void put(const std::string& name, const std::string& text) {
         ASSERT_TRUE(mem->put(name, as_bytes(text), store::PutMode::overwrite).ok());
+    }
+    void put_bytes(const std::string& name, ByteView bytes) {
+        ASSERT_TRUE(mem->put(name, bytes, store::PutMode::overwrite).ok());
     }
 
     std::shared_ptr<store::MemStore> mem = std::make_shared<store::MemStore>();
@@ -152,40 +156,112 @@ TEST_F(RegistryTest, RevocationKeepsOldSnapshotsAndBlocksWrites) {
     auto second = snapshot_with(web);
     EXPECT_EQ(second.status().code(), Code::wrong_key);
     EXPECT_TRUE(contains(second.status().message(), "was revoked"));
+    // A thief signs a manifest with the key anyway, by hand: reads do not see it.
+    auto ring = KeyRing::from_host_key(web, nullptr);
+    ASSERT_TRUE(ring.ok());
+    Snapshot planted;
+    planted.time_ns = now_unix_ns();
+    planted.hostname = "web2";
+    planted.paths = {"/planted"};
+    planted.key_id = web.key_id_hex();
+    planted.sequence = 2;
+    planted.previous = first->hex();
+    auto sealed = seal_meta(**ring, MetaType::snapshot, as_bytes(planted.to_json()));
+    ASSERT_TRUE(sealed.ok());
+    ASSERT_TRUE(mem->put(snapshot_name(crypto::sha256(*sealed)), *sealed).ok());
+    auto reread = Repository::open(mem, &web, nullptr);
+    ASSERT_TRUE(reread.ok());
+    auto seen = reread.value()->list_snapshots();
+    ASSERT_TRUE(seen.ok()) << seen.status().to_string();
+    ASSERT_EQ(seen->size(), 1u);
+    EXPECT_EQ(seen->front().id, *first);
     // The other host writes on.
     EXPECT_TRUE(snapshot_with(created->host_key).ok());
 }
 
-TEST_F(RegistryTest, AForgedOrMisplacedRevocationRevokesNothing) {
+// A revocation that does not verify (an entry passed off as one, another key's revocation
+// renamed, an edited list) is reported and fails closed: the key stays revoked with nothing
+// trusted, so editing a revocation can never give a thief the key back.
+TEST_F(RegistryTest, AForgedOrEditedRevocationFailsClosed) {
     HostKey web = add_host("web2");
     HostKey app = add_host("app");
     std::string pub = "keys/" + web.key_id_hex() + ".pub";
-    // An entry is signed, but it is no revocation: "kind" is inside the signature.
-    put("keys/" + web.key_id_hex() + ".revoked", text(pub));
+    put("keys/" + web.key_id_hex() + ".revoked", text(pub));  // "kind" is signed
     Registry r = registry();
-    EXPECT_TRUE(r.entries.at(web.key_id_hex()).trusted());
-    EXPECT_FALSE(r.entries.at(web.key_id_hex()).retired());
     ASSERT_EQ(r.problems.size(), 1u);
-    EXPECT_TRUE(contains(r.problems[0], "is ignored")) << r.problems[0];
+    EXPECT_TRUE(contains(r.problems[0], "does not verify")) << r.problems[0];
+    EXPECT_TRUE(r.entries.at(web.key_id_hex()).retired());
+    EXPECT_TRUE(r.entries.at(web.key_id_hex()).revocation_damaged);
     ASSERT_TRUE(mem->remove("keys/" + web.key_id_hex() + ".revoked").ok());
+    EXPECT_FALSE(registry().entries.at(web.key_id_hex()).retired());
 
-    // A valid revocation of app, renamed to revoke web2 instead.
+    // A valid revocation of app with a snapshot it signed, then its list edited.
+    auto first = snapshot_with(app);
+    ASSERT_TRUE(first.ok());
     RegistryEntry entry = registry().entries.at(app.key_id_hex());
     ASSERT_TRUE(revoke_host_key(*mem, config, entry, created->recovery_key, "").ok());
     std::string revocation = text("keys/" + app.key_id_hex() + ".revoked");
+    EXPECT_EQ(registry().entries.at(app.key_id_hex()).snapshots_before_revocation.size(), 1u);
+    // Renamed to revoke web2 instead: it does not verify as web2's.
     put("keys/" + web.key_id_hex() + ".revoked", revocation);
-    r = registry();
-    EXPECT_FALSE(r.entries.at(web.key_id_hex()).retired());
-    EXPECT_TRUE(r.entries.at(app.key_id_hex()).retired());
-    EXPECT_EQ(r.problems.size(), 1u);
-
-    // Its list of allowed snapshots edited: the signature no longer verifies.
+    EXPECT_TRUE(registry().entries.at(web.key_id_hex()).revocation_damaged);
     auto j = nlohmann::json::parse(revocation);
     j["snapshots"].push_back(std::string(64, 'a'));
     put("keys/" + app.key_id_hex() + ".revoked", j.dump());
     r = registry();
-    EXPECT_FALSE(r.entries.at(app.key_id_hex()).retired());
+    EXPECT_TRUE(r.entries.at(app.key_id_hex()).retired());
+    EXPECT_TRUE(r.entries.at(app.key_id_hex()).snapshots_before_revocation.empty());
     EXPECT_EQ(r.problems.size(), 2u);
+    // And a revoked key's reads honour only what the revocation lists: here nothing.
+    auto repo = Repository::open(mem, &app, nullptr);
+    ASSERT_TRUE(repo.ok()) << repo.status().to_string();
+    EXPECT_TRUE(repo.value()->list_snapshots()->empty());
+}
+
+// Anyone can seal to the public recovery key: forged secrets under a registered key id (their
+// own signing key, to sign planted snapshots) must not open, nor a key file edited to carry
+// another signing key.
+TEST_F(RegistryTest, ForgedSecretsOrAKeyFileWithAnotherSigningKeyDoNotOpen) {
+    HostKey web = add_host("web2");
+    HostKey forged = *HostKey::generate(config, "web2");
+    forged.key_id = web.key_id;
+    SecretBytes text = forged.serialize();
+    Bytes context = to_bytes(info::host_secrets);
+    append(context, config.id.view());
+    auto sealed = crypto::seal_to(config.recovery_public_key, text.view(), context);
+    ASSERT_TRUE(sealed.ok());
+    put_bytes("keys/" + web.key_id_hex() + ".secrets", *sealed);
+    auto opened = Repository::open(mem, nullptr, &created->recovery_key, web.key_id_hex());
+    ASSERT_FALSE(opened.ok());
+    EXPECT_EQ(opened.status().code(), Code::integrity) << opened.status().to_string();
+    EXPECT_TRUE(contains(opened.status().message(), ".secrets was forged"));
+    EXPECT_FALSE(Repository::open(mem, &forged, nullptr).ok());
+    EXPECT_FALSE(Repository::open(mem, &forged, &created->recovery_key).ok());
+    // The genuine key file still opens.
+    EXPECT_TRUE(Repository::open(mem, &web, nullptr).ok());
+}
+
+// Hostile registry files are reported, never thrown, and never stop the other keys loading.
+TEST_F(RegistryTest, HostileRegistryFilesAreProblemsNotFailures) {
+    HostKey web = add_host("web2");
+    put("keys/" + std::string(32, 'a') + ".pub", "not json");
+    put("keys/" + std::string(32, 'b') + ".pub", R"({"kind":1,"key_id":null})");
+    put("keys/" + web.key_id_hex() + ".revoked", R"({"kind":1,"key_id":null})");
+    put("keys/" + std::string(32, 'c') + ".revoked", "[]");
+    auto r = load_registry(*mem, config);
+    ASSERT_TRUE(r.ok()) << r.status().to_string();
+    EXPECT_EQ(r->entries.size(), 2u);
+    EXPECT_EQ(r->problems.size(), 4u);
+    // Fail closed: a revocation that does not verify leaves the key revoked, trusting nothing.
+    const RegistryEntry& e = r->entries.at(web.key_id_hex());
+    EXPECT_TRUE(e.retired());
+    EXPECT_TRUE(e.revocation_damaged);
+    EXPECT_TRUE(e.snapshots_before_revocation.empty());
+    EXPECT_TRUE(Repository::open(mem, &created->host_key, nullptr).ok());
+    // An admin can revoke it afresh, replacing the damaged file.
+    auto again = revoke_host_key(*mem, config, e, created->recovery_key, "again");
+    ASSERT_TRUE(again.ok()) << again.status().to_string();
+    EXPECT_FALSE(registry().entries.at(web.key_id_hex()).revocation_damaged);
 }
 
 TEST(HostNames, OnlyPlainNamesAreValid) {

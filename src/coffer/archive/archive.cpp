@@ -14,6 +14,8 @@ namespace {
 
 constexpr size_t k_header_size = 4 + 1 + 32 + 32;
 constexpr size_t k_max_name = 1024;
+constexpr uint64_t k_max_pack = uint64_t(2) << 30;      // pack_size is at most 1 GiB
+constexpr uint64_t k_max_object = uint64_t(256) << 20;  // config, keys, index, manifest
 
 void put_le(Bytes& out, uint64_t v, int bytes) {
     for (int i = 0; i < bytes; ++i) out.push_back(static_cast<uint8_t>(v >> (8 * i)));
@@ -178,6 +180,9 @@ Result<std::shared_ptr<ArchiveStore>> ArchiveStore::open(const std::string& path
         uint64_t data_at = pos + 3 + name_len + 8;
         if (!store::validate_name(name).ok()) return damaged("an entry has an invalid name");
         if (data_size > size - data_at) return damaged("an entry runs past the end");
+        // Readers hold an object in memory: bound what a crafted file can make them allocate.
+        uint64_t limit = name.rfind("packs/", 0) == 0 ? k_max_pack : k_max_object;
+        if (data_size > limit) return damaged("object " + name + " is implausibly large");
         if (!a->m_entries.emplace(name, Entry{data_at, data_size}).second)
             return damaged("object " + name + " appears twice");
         pos = data_at + data_size;
@@ -195,6 +200,15 @@ Result<std::shared_ptr<ArchiveStore>> ArchiveStore::open(const std::string& path
     Id digest = hash.finish();
     if (!ct_equal(digest.view(), ByteView(end.data() + 9, 32)))
         return damaged("its SHA-256 does not match: a byte has changed");
+    // What the header says it holds: this repository's config and exactly that one snapshot.
+    auto config_bytes = a->get(repo::k_config_name);
+    if (!config_bytes.ok()) return damaged("it holds no config");
+    auto config = repo::RepoConfig::parse(*config_bytes);
+    if (!config.ok() || config->id != a->m_repository_id)
+        return damaged("its config is not the repository its header names");
+    TRY_ASSIGN(auto snapshots, a->list("snapshots/"));
+    if (snapshots.size() != 1 || snapshots[0].name != repo::snapshot_name(a->m_snapshot_id))
+        return damaged("it does not hold exactly the snapshot its header names");
     return a;
 }
 

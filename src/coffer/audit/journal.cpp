@@ -549,29 +549,30 @@ Result<bool> Journal::restore_key(ByteView recovery_private_key) {
                               " already exists; refusing to overwrite it");
     TRY_ASSIGN(Replica replica, read_replica());
     if (replica.leaves.empty()) return false;
-    Registry reg = registry_of(replica.leaves);
-    // The newest activation that is not retired is the key the lost host signed with last.
-    std::optional<uint32_t> current;
-    for (const auto& leaf : replica.leaves) {
-        if (leaf.find("\"audit.key.") == std::string::npos) continue;
-        auto j = nlohmann::json::parse(leaf, nullptr, false);
-        auto fields = j.is_discarded() ? Result<EntryFields>(corruption("")) : check_entry(j);
-        if (!fields.ok() || fields->action != k_action_key_activate) continue;
-        uint32_t id = fields->activated_key.key_id;
-        if (!reg.keys[id].second) current = id;
-    }
-    if (!current)
+    // Only a log that verifies (each key endorsed by the one before it, every checkpoint signed)
+    // names the key to restore: an activation appended by someone else endorses nothing.
+    Report report = verify_log(origin_for_new_log(), replica.leaves, replica.checkpoints, {});
+    if (report.status == LogStatus::failed)
+        return integrity_error("the audit log of host key " + m_cfg.host_key_id +
+                               " in the repository does not verify (" + report.error.message +
+                               "): its signing key is not restored");
+    const KeyInfo* newest = nullptr;
+    for (const auto& k : report.keys)
+        if (k.endorsed && !k.retired && (!newest || k.activated_at > newest->activated_at))
+            newest = &k;
+    if (!newest)
         return integrity_error("the audit log of host key " + m_cfg.host_key_id +
                                " in the repository has no active signing key");
-    std::string name = "audit/" + m_cfg.host_key_id + "/keys/" + key_id_hex(*current) + ".sealed";
+    TRY_ASSIGN(Verifier expected, Verifier::parse(newest->key));
+    std::string name =
+        "audit/" + m_cfg.host_key_id + "/keys/" + key_id_hex(expected.key_id) + ".sealed";
     TRY_ASSIGN(Bytes sealed, m_cfg.store->get(name));
     auto opened = crypto::open_sealed(recovery_private_key, sealed,
                                       as_bytes(std::string(k_key_context) + m_cfg.repo_id));
     if (!opened.ok())
         return integrity_error(name + " does not open with the recovery key (damaged?)");
     TRY_ASSIGN(Signer signer, Signer::parse(as_chars(opened->view())));
-    if (signer.verifier().encode() != reg.keys[*current].first ||
-        signer.name != origin_of(replica.leaves))
+    if (signer.verifier().encode() != newest->key || signer.name != report.origin)
         return integrity_error(name + " is not the key the audit log activated");
     std::string enc = signer.encode() + "\n";
     Status st = write_new_file(m_cfg.key_path, as_bytes(enc), 0600);

@@ -167,7 +167,7 @@ int run_revoke(GlobalOptions& g, const RevokeArgs& a) {
         return fail(invalid_argument("keys/" + e.key_id + ".pub is not trusted (" + e.problem +
                                      "): it signs nothing that verifies, so there is nothing "
                                      "to revoke; remove the file"));
-    if (e.retired())
+    if (e.retired() && !e.revocation_damaged)
         return fail(already_exists("host key " + e.key_id + " (host " + e.host +
                                    ") was already revoked on " + e.revoked));
     auto revoked =

@@ -139,14 +139,15 @@ Result<Registry> load_registry(store::Store& store, const RepoConfig& config) {
         if (!pub && !ends_with(o.name, ".revoked")) continue;
         TRY_ASSIGN(Bytes bytes, store.get(o.name));
         json j = json::parse(as_chars(bytes), nullptr, false);
-        if (j.is_discarded() || !j.is_object())
-            return corruption("key registry entry " + o.name + " is not JSON");
         if (!pub) {
             revocations.emplace_back(o.name, std::move(j));
             continue;
         }
+        // A damaged or hostile entry registers nothing (objects it would sign are "signed by
+        // an unknown key"); it does not stop the others from loading.
         RegistryEntry e;
         try {
+            if (!j.is_object()) throw std::runtime_error("not an object");
             e.key_id = field(j, "key_id");
             e.host = field(j, "host");
             e.created = field(j, "created");
@@ -155,38 +156,65 @@ Result<Registry> load_registry(store::Store& store, const RepoConfig& config) {
                 throw std::runtime_error("signing_public_key");
             e.signing_public_key = *key;
         } catch (const std::exception&) {
-            return corruption("key registry entry " + o.name + " is malformed");
+            out.problems.push_back("key registry entry " + o.name +
+                                   " is malformed and registers nothing");
+            continue;
         }
-        if (o.name != "keys/" + e.key_id + ".pub")
-            return corruption("key registry entry " + o.name + " names another key id");
-        e.problem = j.value("kind", "") != "host-key" ? "it is not a host key entry"
-                                                      : signature_problem(j, config);
+        if (o.name != "keys/" + e.key_id + ".pub") {
+            out.problems.push_back("key registry entry " + o.name +
+                                   " names another key id and registers nothing");
+            continue;
+        }
+        auto kind = j.find("kind");
+        e.problem = kind == j.end() || *kind != "host-key" ? "it is not a host key entry"
+                                                           : signature_problem(j, config);
         e.status = e.trusted() ? "active" : "untrusted";
         out.entries.emplace(e.key_id, std::move(e));
     }
     for (auto& [name, j] : revocations) {
-        std::string why;
-        std::string key_id = j.value("key_id", "");
+        // keys/<id>.revoked names the key it revokes by its file name.
+        std::string key_id = name.substr(5, name.size() - 5 - 8);
         auto entry = out.entries.find(key_id);
-        if (j.value("kind", "") != "revocation" || name != "keys/" + key_id + ".revoked")
+        if (entry == out.entries.end()) {
+            out.problems.push_back("key revocation " + name +
+                                   " revokes a key that is not registered");
+            continue;
+        }
+        RegistryEntry& e = entry->second;
+        std::string why;
+        auto kind = j.is_object() ? j.find("kind") : j.end();
+        auto id = j.is_object() ? j.find("key_id") : j.end();
+        if (!j.is_object() || kind == j.end() || *kind != "revocation" || id == j.end() ||
+            *id != key_id)
             why = "it is not a revocation of the key its name says";
-        else if (entry == out.entries.end())
-            why = "it revokes a key that is not registered";
         else
             why = signature_problem(j, config);
         if (why.empty()) {
             try {
-                RegistryEntry& e = entry->second;
                 e.revoked = field(j, "revoked");
-                e.reason = j.value("reason", "");
+                auto reason = j.find("reason");
+                e.reason =
+                    reason != j.end() && reason->is_string() ? reason->get<std::string>() : "";
                 e.snapshots_before_revocation = id_set(j, "snapshots");
                 e.tombstones_before_revocation = id_set(j, "tombstones");
-                if (e.trusted()) e.status = "retired";
             } catch (const std::exception&) {
                 why = "it is malformed";
             }
         }
-        if (!why.empty()) out.problems.push_back("key revocation " + name + " is ignored: " + why);
+        if (!why.empty()) {
+            // Fail closed: a revocation that was edited or damaged must not give the key back.
+            // The key is retired with nothing signed before (every snapshot of it is then
+            // reported), until an admin revokes it afresh.
+            out.problems.push_back("key revocation " + name + " does not verify (" + why +
+                                   "): host key " + key_id +
+                                   " stays revoked, and none of its objects is trusted");
+            e.revoked = "an unknown time (damaged revocation)";
+            e.revocation_damaged = true;
+            e.reason.clear();
+            e.snapshots_before_revocation.clear();
+            e.tombstones_before_revocation.clear();
+        }
+        if (e.trusted()) e.status = "retired";
     }
     return out;
 }
@@ -196,7 +224,7 @@ Result<RegistryEntry> revoke_host_key(store::Store& store, const RepoConfig& con
                                       const std::string& reason) {
     TRY(recovery.check_matches(config));
     std::string name = "keys/" + entry.key_id + ".revoked";
-    if (store.stat(name).ok())
+    if (store.stat(name).ok() && !entry.revocation_damaged)
         return already_exists("host key " + entry.key_id + " (host " + entry.host +
                               ") is already revoked");
     TRY_ASSIGN(auto snapshots, objects_signed_by(store, config, entry, "snapshots/"));
@@ -205,8 +233,11 @@ Result<RegistryEntry> revoke_host_key(store::Store& store, const RepoConfig& con
               {"revoked", now_rfc3339()}, {"reason", reason},       {"snapshots", snapshots},
               {"tombstones", tombstones}};
     TRY_ASSIGN(std::string text, sign_json(j, config, recovery));
-    TRY(store.put(name, as_bytes(text), store::PutMode::create_only));
+    TRY(store.put(
+        name, as_bytes(text),
+        entry.revocation_damaged ? store::PutMode::overwrite : store::PutMode::create_only));
     RegistryEntry out = entry;
+    out.revocation_damaged = false;
     out.status = "retired";
     out.revoked = j["revoked"].get<std::string>();
     out.reason = reason;

@@ -7,7 +7,8 @@
 // (RecoveryKey::registry_seed) whose public half is in the config and in every host key file.
 // So only a holder of the recovery key (or K of its shares) can add or revoke a host; a writer
 // with a stolen host key can neither register a key of its own nor lift a revocation by
-// editing one. Deleting a revocation needs write access to keys/ and is not detected here
+// editing one (a revocation that does not verify fails closed: the key stays revoked, trusting
+// nothing). Deleting a revocation needs write access to keys/ and is not detected here
 // (docs/design.md, known limits). Plain functions; thread-compatible.
 #pragma once
 
@@ -35,6 +36,7 @@ struct RegistryEntry {
     std::string reason;
     std::set<Id> snapshots_before_revocation;
     std::set<Id> tombstones_before_revocation;
+    bool revocation_damaged = false;  // keys/<id>.revoked exists but does not verify
 
     bool trusted() const { return problem.empty(); }
     bool retired() const { return status == "retired"; }
@@ -56,9 +58,9 @@ Result<Registry> load_registry(store::Store& store, const RepoConfig& config);
 Status register_host_key(store::Store& store, const RepoConfig& config, const HostKey& host,
                          const RecoveryKey& recovery);
 
-// Retires key_id: writes keys/<id>.revoked (create-only; Code::already_exists when it is
-// revoked already), naming every snapshot and tombstone object in the store that this key
-// signed. Returns the revocation's entry as load_registry() would show it.
+// Retires key_id: writes keys/<id>.revoked (create-only, or replacing one that does not verify;
+// Code::already_exists when it is revoked already), naming every snapshot and tombstone object in
+// the store that this key signed. Returns the revocation's entry as load_registry() would show it.
 Result<RegistryEntry> revoke_host_key(store::Store& store, const RepoConfig& config,
                                       const RegistryEntry& entry, const RecoveryKey& recovery,
                                       const std::string& reason);

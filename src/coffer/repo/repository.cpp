@@ -108,11 +108,13 @@ Result<std::unique_ptr<Repository>> Repository::open(std::shared_ptr<store::Stor
             return invalid_argument("opening a repository needs a host key or the recovery key");
         if (key_id.empty()) {
             TRY_ASSIGN(auto registry, repo::load_registry(*store, config));
-            if (registry.entries.size() != 1)
-                return invalid_argument("repository has " +
-                                        std::to_string(registry.entries.size()) +
+            std::vector<std::string> trusted;
+            for (const auto& [id, e] : registry.entries)
+                if (e.trusted()) trusted.push_back(id);
+            if (trusted.size() != 1)
+                return invalid_argument("repository has " + std::to_string(trusted.size()) +
                                         " host keys: pass --host-key to choose one");
-            key_id = registry.entries.begin()->first;
+            key_id = trusted.front();
         }
         TRY_ASSIGN(unsealed, unseal_host_key(*store, config, *recovery, key_id));
         host = &*unsealed;
@@ -127,12 +129,26 @@ Result<std::unique_ptr<Repository>> Repository::open(std::shared_ptr<store::Stor
                          ") is not registered in repository " + config.id.short_hex() +
                          ": pass this repository's host key, or issue one with 'coffer key "
                          "add-host'");
+    // The entry's signature covers the signing public key, not the sealed secrets (which anyone
+    // can seal to the public recovery key): a key whose signing key is not the registered one
+    // is a forgery, whatever its id says.
+    if (entry->second.signing_public_key != host->signing_public_key ||
+        entry->second.host != host->host)
+        return integrity_error("host key " + host->key_id_hex() +
+                               " does not match its registry entry (its signing key or host "
+                               "name differs): " +
+                               (unsealed ? "keys/" + host->key_id_hex() + ".secrets was forged"
+                                         : "this key file was altered or forged"));
     std::string revoked_on = entry->second.revoked;
+    std::set<Id> allowed_snapshots = entry->second.snapshots_before_revocation;
+    std::set<Id> allowed_tombstones = entry->second.tombstones_before_revocation;
 
     std::unique_ptr<Repository> repo(new Repository());
     repo->m_store = std::move(store);
     repo->m_config = std::move(config);
     repo->m_revoked_on = std::move(revoked_on);
+    repo->m_allowed_snapshots = std::move(allowed_snapshots);
+    repo->m_allowed_tombstones = std::move(allowed_tombstones);
     TRY_ASSIGN(repo->m_keys, KeyRing::from_host_key(*host, recovery));
     TRY_ASSIGN(repo->m_chunker, make_chunker(repo->m_config, *repo->m_keys));
     return repo;
@@ -427,6 +443,13 @@ Result<std::vector<std::pair<Id, Bytes>>> Repository::load_own_meta(std::string_
             return integrity_error(label + " does not match its name (damaged)");
         TRY_ASSIGN(MetaHeader header, parse_meta_header(bytes, label));
         if (!ct_equal(header.key_id, m_keys->key_id)) continue;
+        // A revoked key's objects count only if the revocation names them: anything else was
+        // signed with the key after it was revoked (verify reports it).
+        if (!m_revoked_on.empty()) {
+            const auto& allowed =
+                type == MetaType::snapshot ? m_allowed_snapshots : m_allowed_tombstones;
+            if (!allowed.count(*id)) continue;
+        }
         TRY_ASSIGN(Bytes payload, open_meta(*m_keys, bytes, type, label));
         out.emplace_back(*id, std::move(payload));
     }
@@ -513,6 +536,7 @@ Result<bool> Repository::remove_forgotten(const std::string& name, Forgotten& ou
 }
 
 Result<size_t> Repository::finish_forget() {
+    TRY(writable());
     TRY_ASSIGN(auto tombstones, list_tombstones());
     TRY_ASSIGN(auto present, m_store->list("snapshots/"));
     std::unordered_set<std::string> names;

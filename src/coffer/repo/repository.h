@@ -159,6 +159,8 @@ private:
     std::shared_ptr<const KeyRing> m_keys;
     std::optional<Id> m_expected_latest;
     std::string m_revoked_on;  // when the registry revoked this key; empty while active
+    // For a revoked key: the only snapshots and tombstones of it that count.
+    std::set<Id> m_allowed_snapshots, m_allowed_tombstones;
     std::unique_ptr<chunker::Chunker> m_chunker;
 
     mutable std::mutex m_mu;  // guards everything below

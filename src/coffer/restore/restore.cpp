@@ -198,7 +198,9 @@ private:
     const Options& m_opts;
     ThreadPool m_pool;
     std::mutex m_mu;
-    std::string m_damaged;  // the first file whose data failed its checks
+    // The first file whose contents could not be restored (damaged, missing or tampered data,
+    // a full disk).
+    std::string m_damaged;
     std::condition_variable m_done;
     Outcome m_out;
     Progress m_progress;
@@ -257,7 +259,10 @@ void Restorer::restore_file(int dirfd, const Node& node, const std::string& path
     int fd = openat(dirfd, node.name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                     0600);
     if (fd < 0) {
-        error(path, std::string("cannot create: ") + strerror(errno));
+        std::string why = std::string("cannot create: ") + strerror(errno);
+        error(path, why);
+        std::lock_guard lock(m_mu);
+        if (m_damaged.empty()) m_damaged = path + ": " + why;
         return;
     }
     {
@@ -277,11 +282,6 @@ void Restorer::write_file(Fd fd, int dirfd, Node node, std::string path,
         auto data = m_repo.load_chunk(id, ChunkType::data);
         if (!data.ok()) {
             failure = data.status().message();
-            if (data.status().code() == Code::integrity ||
-                data.status().code() == Code::corruption) {
-                std::lock_guard lock(m_mu);
-                if (m_damaged.empty()) m_damaged = path + ": " + failure;
-            }
             break;
         }
         if (Status st = write_all(fd.fd, *data, path); !st.ok()) {
@@ -301,6 +301,8 @@ void Restorer::write_file(Fd fd, int dirfd, Node node, std::string path,
         // Never leave a half-written file that looks restored.
         unlinkat(dirfd, node.name.c_str(), 0);
         error(path, failure);
+        std::lock_guard lock(m_mu);
+        if (m_damaged.empty()) m_damaged = path + ": " + failure;
     }
     fd.reset();
     std::lock_guard lock(m_mu);
@@ -412,13 +414,14 @@ Result<Outcome> Restorer::run(const Id& root_tree) {
     Status st = restore_dir(root_tree, root.fd, "", 0);
     m_pool.wait_idle();
     TRY(st);
-    // Damaged or tampered data is not a restore with a few missing attributes: a staged
-    // restore then makes nothing live, so no one mistakes the rest for the backup. (With
-    // --overwrite, entries are already replaced in place; it reports them like other errors.)
+    // A file whose contents could not be restored is not a restore with a few missing
+    // attributes: a staged restore then makes nothing live, so no one mistakes the rest for
+    // the backup. (With --overwrite, entries are already replaced in place; it reports them
+    // like other errors.)
     if (!m_damaged.empty() && !m_opts.overwrite)
         return integrity_error("restore stopped, nothing was made live: " + m_damaged +
-                               " (the backup is damaged: run 'coffer verify --read-data', or "
-                               "restore from a mirror or another snapshot)");
+                               " (if the backup is damaged, 'coffer verify --read-data' names "
+                               "what; restore from a mirror or another snapshot)");
     // Everything restored is on disk before the caller renames or swaps it into place (and
     // removes the old copy): one syncfs of the target's filesystem costs less than an fsync
     // per file, and a power cut can then leave an empty file only where none was made live.
