@@ -140,6 +140,7 @@ inline const repo::RepoConfig& fixed_config() {
         c.id = Id::from(fixed_bytes("repository id", 32));
         c.created = "2026-01-01T00:00:00.000000000Z";
         c.recovery_public_key = fixed_recovery().public_key;
+        c.registry_public_key = fixed_recovery().registry_public_key(c.id);
         return c;
     }();
     return config;
@@ -152,6 +153,7 @@ inline const repo::HostKey& fixed_host() {
         k.key_id = fixed_bytes("host key id", repo::k_key_id_size);
         k.host = "fuzz-host";
         k.recovery_public_key = fixed_recovery().public_key;
+        k.registry_public_key = fixed_config().registry_public_key;
         k.chunk_id_key = SecretBytes(fixed_bytes("chunk id key", 32));
         k.metadata_key = SecretBytes(fixed_bytes("metadata key", 32));
         k.signing_seed = SecretBytes(fixed_bytes("signing seed", 32));

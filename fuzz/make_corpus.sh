@@ -257,6 +257,16 @@ if [[ -x $coffer ]]; then
         pub=$(find "$tmp/repo/keys" -name '*.pub' | head -1)
         [[ -n $pub ]] && put_mode keyfile_fuzz cli_registry 2 "$pub"
         put_mode recovery_key_fuzz cli_recovery_key 0 "$tmp/recovery.key"
+        # A backup file without its checksum (archive_fuzz appends it), and registry files.
+        if HOME=$tmp/home "$coffer" -q -r "$tmp/repo" --host-key "$tmp/host.key" export latest \
+            "$tmp/snap.coffer" >/dev/null 2>&1; then
+            mkdir -p "$out/archive_fuzz"
+            head -c -32 "$tmp/snap.coffer" >"$out/archive_fuzz/cli_export"
+        fi
+        if [[ -n $pub ]]; then
+            mkdir -p "$out/registry_fuzz"
+            { printf '\x00\x40'; head -c 256 "$pub"; cat "$pub"; } >"$out/registry_fuzz/cli_pub"
+        fi
         echo "make_corpus.sh: added seeds from a repository made by $coffer"
     else
         echo "make_corpus.sh: $coffer init/backup failed; skipped the repository seeds" >&2

@@ -172,6 +172,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto store = std::make_shared<store::MemStore>();
     FUZZ_CHECK(
         store->put(std::string(k_config_name), as_bytes(fuzz::fixed_config().to_json())).ok());
+    FUZZ_CHECK(
+        register_host_key(*store, fuzz::fixed_config(), fuzz::fixed_host(), fuzz::fixed_recovery())
+            .ok());
     auto repo = Repository::open(store, &fuzz::fixed_host(), &fuzz::fixed_recovery());
     FUZZ_CHECK_MSG(repo.ok(), repo.status().to_string());
     Built built;
