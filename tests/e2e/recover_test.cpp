@@ -112,7 +112,7 @@ TEST_F(Recover, TheHostIsGoneAndIsRebuiltFromTheRepositoryAndTwoShares) {
 
     // The daemon goes on with the schedule where the lost host stopped.
     RunOptions o;
-    o.term_after_ms = 7000;
+    o.term_after_ms = 10000;  // room for a scheduled backup under ASan on a busy machine
     RunResult serve = on_host(new_home, {"--config", cfg, "serve"}, o);
     ASSERT_EQ(serve.exit_code, 0) << serve.describe();
     EXPECT_TRUE(contains(serve.out, "\"job\":\"backup\"")) << serve.describe();

@@ -112,6 +112,7 @@ int run_list(GlobalOptions& g) {
                           {"reason", e.reason},
                           {"snapshots_before_revocation", e.snapshots_before_revocation.size()}});
             if (!e.trusted()) k["problem"] = e.problem;
+            if (e.revocation_damaged) k["revocation_damaged"] = true;
             keys.push_back(std::move(k));
         }
         print_json({{"repository_id", config->id.hex()}, {"keys", keys}, {"problems", problems}});

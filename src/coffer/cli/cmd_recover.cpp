@@ -108,6 +108,7 @@ int run_recover(GlobalOptions& g, const RecoverArgs& a) {
         if (Status st = write_new_file(config_out, as_bytes((*saved)->text), 0600); !st.ok())
             return undo(st);
         written.push_back(config_out);
+        secure_wipe((*saved)->text.data(), (*saved)->text.size());  // it may hold credentials
         g.config = config_out;
     }
     g.host_key = key_out;

@@ -16,12 +16,17 @@ Result<Id> save_host_config(store::Store& store, const KeyRing& keys, HostConfig
               {"host", config.host},
               {"path", config.path},
               {"text", config.text}};
+    // The text may hold S3 credentials: every copy made here is wiped.
+    secure_wipe(config.text.data(), config.text.size());
     std::string payload;
     try {
         payload = j.dump();
     } catch (const json::exception&) {
+        secure_wipe(j["text"].get_ref<std::string&>().data(),
+                    j["text"].get_ref<std::string&>().size());
         return invalid_argument("config file " + config.path + " is not UTF-8 text");
     }
+    secure_wipe(j["text"].get_ref<std::string&>().data(), j["text"].get_ref<std::string&>().size());
     TRY_ASSIGN(Bytes sealed, seal_meta(keys, MetaType::host_config, as_bytes(payload)));
     secure_wipe(payload.data(), payload.size());
     Id id = crypto::sha256(sealed);
@@ -45,6 +50,14 @@ Result<std::optional<HostConfig>> newest_host_config(store::Store& store, const 
         TRY_ASSIGN(Bytes payload, open_meta(keys, bytes, MetaType::host_config, label));
         json j = json::parse(as_chars(payload), nullptr, false);
         secure_wipe(payload.data(), payload.size());
+        struct WipeText {  // the parsed copy of the text, however this iteration ends
+            json& j;
+            ~WipeText() {
+                if (auto t = j.find("text"); t != j.end() && t->is_string())
+                    secure_wipe(t->get_ref<std::string&>().data(),
+                                t->get_ref<std::string&>().size());
+            }
+        } wipe{j};
         HostConfig c;
         c.id = *id;
         try {

@@ -160,8 +160,9 @@ Result<Report> Checker::run(const HostKey* host, const RecoveryKey* recovery) {
     }
     if (!host && !recovery) {
         m_report.notes.push_back(
-            "no host key given: checked names, hashes and signatures only; pass --host-key to "
-            "check the index and snapshot references");
+            "no host key given: checked names, hashes and signatures only, against a registry "
+            "key that only the config vouches for; pass --host-key (or the recovery key) to "
+            "anchor it and check the index and snapshot references");
         return m_report;
     }
 
