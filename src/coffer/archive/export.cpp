@@ -70,27 +70,8 @@ Result<ExportStats> export_snapshot(repo::Repository& repository, const repo::Sn
     for (auto& [number, entries] : by_pack) {
         const Id& pack = index.pack_id(number);
         TRY_ASSIGN(Bytes bytes, store.get(repo::pack_name(pack)));
-        // Records are copied without being decrypted: the pack's hash and its trailer are what
-        // prove them and their places (as in prune's repacking).
-        if (crypto::sha256(bytes) != pack)
-            return integrity_error("pack " + pack.short_hex() +
-                                   " does not match its name: run 'coffer verify'");
-        TRY_ASSIGN(auto trailer, repo::read_pack_trailer(keys, bytes, pack.short_hex()));
-        std::unordered_map<Id, PackEntry, IdHash> in_pack;
-        for (const auto& e : trailer) in_pack[e.id] = e;
-        std::vector<std::pair<PackEntry, ByteView>> records;
-        for (const auto& e : entries) {
-            auto t = in_pack.find(e.id);
-            if (t == in_pack.end() || t->second.offset != e.offset ||
-                t->second.length != e.length || t->second.type != e.type)
-                return integrity_error("index entry for chunk " + e.id.short_hex() +
-                                       " disagrees with pack " + pack.short_hex() +
-                                       ": run 'coffer verify'");
-            records.emplace_back(e, ByteView(bytes.data() + e.offset, e.length));
-        }
-        TRY_ASSIGN(
-            repo::FinishedPack fresh,
-            repo::rewrite_pack(keys, ByteView(bytes.data(), repo::k_pack_header_size), records));
+        TRY_ASSIGN(repo::FinishedPack fresh,
+                   repo::repack_entries(keys, pack, bytes, entries, "export"));
         TRY(out->add(repo::pack_name(fresh.id), fresh.bytes));
         stats.chunks += fresh.entries.size();
         ++stats.packs;

@@ -63,6 +63,8 @@ std::string host_key_path(const GlobalOptions& g) {
     return g.host_key.empty() ? default_host_key_path() : g.host_key;
 }
 
+}  // namespace
+
 // The journal named by this host's key; the store is attached when the repository opens.
 Result<audit::Journal> open_journal(GlobalOptions& g, bool with_store) {
     auto host = load_own_host_key(g);
@@ -89,6 +91,8 @@ Result<audit::Journal> open_journal(GlobalOptions& g, bool with_store) {
     }
     return audit::Journal(std::move(c));
 }
+
+namespace {
 
 audit::Action make_action(const std::string& action, const std::string& target,
                           const std::string& outcome, const std::string& error,

@@ -7,8 +7,6 @@
 
 #include <cstdio>
 
-#include "coffer/audit/journal.h"
-#include "coffer/backup/file_cache.h"
 #include "coffer/cli/common.h"
 #include "coffer/repo/host_config.h"
 #include "coffer/util/file.h"
@@ -117,15 +115,9 @@ int run_recover(GlobalOptions& g, const RecoverArgs& a) {
         auto loaded = load_config(g);
         if (!loaded.ok()) return undo(loaded.status());
     }
-    audit::JournalConfig jc;
-    jc.repo_id = config->id.hex();
-    jc.host_key_id = host->key_id_hex();
-    jc.host_name = host->host;
-    jc.dir = backup::default_cache_dir(jc.repo_id, jc.host_key_id) + "/audit";
-    jc.key_path = key_out + ".audit";
-    jc.recovery_public_key = host->recovery_public_key;
-    jc.store = *store;
-    auto audit_key = audit::Journal(jc).restore_key((*recovery)->private_key.view());
+    auto journal = open_journal(g, true);
+    if (!journal.ok()) return undo(journal.status());
+    auto audit_key = journal->restore_key((*recovery)->private_key.view());
     if (!audit_key.ok()) return undo(audit_key.status().with_context("restore the audit key"));
     if (*audit_key) written.push_back(key_out + ".audit");
 

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 
+#include "coffer/audit/journal.h"
 #include "coffer/backup/backup.h"
 #include "coffer/config/config.h"
 #include "coffer/prune/prune.h"
@@ -176,6 +177,9 @@ const std::string& last_error();
 Status audit_now(GlobalOptions& g, const std::string& action, const std::string& outcome,
                  const nlohmann::json& details);
 void audit_command(GlobalOptions& g, const std::string& action, int exit_code);
+// The journal of this host's key (g's host key file), replicating into g.repo only when that
+// is the key's repository (with_store).
+Result<audit::Journal> open_journal(GlobalOptions& g, bool with_store);
 // This host's audit entries with the given action, oldest first (empty without a log).
 std::vector<nlohmann::json> audit_entries(GlobalOptions& g, const std::string& action);
 // The drills recorded in this host's audit log (each the drill's JSON) by set, oldest first.

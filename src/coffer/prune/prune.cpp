@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <map>
-#include <unordered_map>
 #include <unordered_set>
 
 #include "coffer/crypto/crypto.h"
@@ -208,28 +207,7 @@ Status Pruner::plan_packs() {
 Status Pruner::repack(PackPlan& p, std::vector<IndexedPack>& new_index) {
     std::string name = pack_name(p.id);
     TRY_ASSIGN(Bytes bytes, m_repo.store().get(name));
-    // Copied records are never decrypted here, so the pack's own name is their only check.
-    if (crypto::sha256(bytes) != p.id)
-        return integrity_error("pack " + p.id.short_hex() +
-                               " does not match its name: prune copies nothing from a damaged "
-                               "pack; run 'coffer verify'");
-    // The hash proves the bytes; the trailer proves where each record is (an index entry
-    // that disagrees would otherwise copy the wrong bytes and then delete the right ones).
-    TRY_ASSIGN(auto trailer, read_pack_trailer(m_repo.keys(), bytes, p.id.short_hex()));
-    std::unordered_map<Id, PackEntry, IdHash> in_pack;
-    for (const auto& e : trailer) in_pack[e.id] = e;
-    std::vector<std::pair<PackEntry, ByteView>> records;
-    for (const auto& e : p.used) {
-        auto t = in_pack.find(e.id);
-        if (t == in_pack.end() || t->second.offset != e.offset || t->second.length != e.length ||
-            t->second.type != e.type || t->second.raw_length != e.raw_length)
-            return integrity_error("index entry for chunk " + e.id.short_hex() +
-                                   " disagrees with pack " + p.id.short_hex() +
-                                   ": prune copies nothing; run 'coffer verify'");
-        records.emplace_back(e, ByteView(bytes.data() + e.offset, e.length));
-    }
-    TRY_ASSIGN(FinishedPack fresh,
-               rewrite_pack(m_repo.keys(), ByteView(bytes.data(), k_pack_header_size), records));
+    TRY_ASSIGN(FinishedPack fresh, repack_entries(m_repo.keys(), p.id, bytes, p.used, "prune"));
     TRY(m_repo.store().put(pack_name(fresh.id), fresh.bytes));
     m_report.bytes_written += fresh.bytes.size();
     m_repacked_bytes += fresh.bytes.size();

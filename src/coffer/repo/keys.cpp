@@ -159,6 +159,12 @@ Result<RepoConfig> RepoConfig::parse(ByteView bytes) {
     return c;
 }
 
+Bytes host_secrets_context(const Id& repository_id) {
+    Bytes c = to_bytes(info::host_secrets);
+    append(c, repository_id.view());
+    return c;
+}
+
 // ---- host key --------------------------------------------------------------------------------
 
 constexpr std::string_view k_host_key_header = "coffer-host-key v1";

@@ -80,6 +80,10 @@ struct RecoveryKey {
     Bytes registry_public_key(const Id& repository_id) const;
 };
 
+// The context host secrets are sealed under (keys/<id>.secrets): "coffer host secrets v1" ||
+// repository id.
+Bytes host_secrets_context(const Id& repository_id);
+
 // Current time as RFC 3339 UTC with nanoseconds ("2026-11-23T16:46:00.123456789Z").
 std::string now_rfc3339();
 int64_t now_unix_ns();

@@ -1,6 +1,7 @@
 #include "coffer/repo/pack.h"
 
 #include <algorithm>
+#include <unordered_map>
 
 #include "coffer/util/compress.h"
 #include "coffer/util/encoding.h"
@@ -252,6 +253,29 @@ Result<std::vector<PackEntry>> read_pack_trailer(const KeyRing& keys, ByteView h
     if (!r.done() || expect_offset != trailer_off)
         return corruption("pack " + label + " records do not tile the pack");
     return entries;
+}
+
+Result<FinishedPack> repack_entries(const KeyRing& keys, const Id& pack, ByteView bytes,
+                                    const std::vector<PackEntry>& entries, std::string_view who) {
+    if (crypto::sha256(bytes) != pack)
+        return integrity_error("pack " + pack.short_hex() +
+                               " does not match its name: " + std::string(who) +
+                               " copies nothing from a damaged pack; run 'coffer verify'");
+    // An index entry that disagrees with the trailer would otherwise copy the wrong bytes.
+    TRY_ASSIGN(auto trailer, read_pack_trailer(keys, bytes, pack.short_hex()));
+    std::unordered_map<Id, PackEntry, IdHash> in_pack;
+    for (const auto& e : trailer) in_pack[e.id] = e;
+    std::vector<std::pair<PackEntry, ByteView>> records;
+    for (const auto& e : entries) {
+        auto t = in_pack.find(e.id);
+        if (t == in_pack.end() || t->second.offset != e.offset || t->second.length != e.length ||
+            t->second.type != e.type || t->second.raw_length != e.raw_length)
+            return integrity_error("index entry for chunk " + e.id.short_hex() +
+                                   " disagrees with pack " + pack.short_hex() + ": " +
+                                   std::string(who) + " copies nothing; run 'coffer verify'");
+        records.emplace_back(e, ByteView(bytes.data() + e.offset, e.length));
+    }
+    return rewrite_pack(keys, ByteView(bytes.data(), k_pack_header_size), records);
 }
 
 }  // namespace coffer::repo

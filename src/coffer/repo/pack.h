@@ -65,6 +65,13 @@ private:
 Result<FinishedPack> rewrite_pack(const KeyRing& keys, ByteView header,
                                   const std::vector<std::pair<PackEntry, ByteView>>& records);
 
+// rewrite_pack() of the whole pack `bytes` (named pack), keeping the records of entries (from
+// the index). Copied records are never decrypted, so the pack's hash and its trailer are what
+// prove them and their places: Code::integrity, saying that `who` ("prune", "export") copies
+// nothing, when the bytes do not match the name or an entry disagrees with the trailer.
+Result<FinishedPack> repack_entries(const KeyRing& keys, const Id& pack, ByteView bytes,
+                                    const std::vector<PackEntry>& entries, std::string_view who);
+
 struct PackHeader {
     Bytes key_id;
     Bytes stanza;

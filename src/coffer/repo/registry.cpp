@@ -13,12 +13,6 @@ namespace {
 
 constexpr std::string_view k_signature_field = "registry_signature";
 
-Bytes secrets_context(const Id& repo_id) {
-    Bytes c = to_bytes(info::host_secrets);
-    append(c, repo_id.view());
-    return c;
-}
-
 // What the registry key signs: the object's JSON without its signature, in nlohmann's dump
 // (keys sorted, no whitespace), so that the signature covers every field, "kind" included (an
 // entry cannot pass for a revocation).
@@ -117,7 +111,7 @@ Status register_host_key(store::Store& store, const RepoConfig& config, const Ho
     std::string base = "keys/" + host.key_id_hex();
     SecretBytes secrets = host.serialize();
     TRY_ASSIGN(Bytes sealed, crypto::seal_to(config.recovery_public_key, secrets.view(),
-                                             secrets_context(config.id)));
+                                             host_secrets_context(config.id)));
     TRY(store.put(base + ".secrets", sealed, store::PutMode::create_only));
     json j = {{"kind", "host-key"},
               {"key_id", host.key_id_hex()},

@@ -15,12 +15,6 @@ namespace {
 // long backup leaves most uploaded packs indexed and reusable.
 constexpr size_t k_index_flush_entries = 200000;
 
-Bytes secrets_context(const Id& repo_id) {
-    Bytes c = to_bytes(info::host_secrets);
-    append(c, repo_id.view());
-    return c;
-}
-
 Result<std::unique_ptr<chunker::Chunker>> make_chunker(const RepoConfig& config,
                                                        const KeyRing& keys) {
     TRY_ASSIGN(auto params, chunker::Params::for_average(config.chunk_avg_size));
@@ -87,7 +81,7 @@ Result<HostKey> Repository::unseal_host_key(store::Store& store, const RepoConfi
     std::string name = "keys/" + key_id + ".secrets";
     TRY_ASSIGN(Bytes sealed, store.get(name));
     auto text =
-        crypto::open_sealed(recovery.private_key.view(), sealed, secrets_context(config.id));
+        crypto::open_sealed(recovery.private_key.view(), sealed, host_secrets_context(config.id));
     if (!text.ok())
         return integrity_error(name + " does not open with the recovery key (damaged?)");
     TRY_ASSIGN(HostKey key, HostKey::parse(text->view()));
