@@ -591,4 +591,24 @@ Result<std::string> Journal::current_verifier_key() {
     return s.verifier().encode();
 }
 
+Result<size_t> reseal_audit_keys(store::Store& store, const std::string& repo_id,
+                                 ByteView old_private, ByteView new_public) {
+    TRY_ASSIGN(auto objects, store.list("audit/"));
+    std::string context_text = std::string(k_key_context) + repo_id;
+    ByteView context = as_bytes(context_text);
+    size_t resealed = 0;
+    for (const auto& o : objects) {
+        if (o.name.size() < 7 || o.name.compare(o.name.size() - 7, 7, ".sealed") != 0 ||
+            o.name.find("/keys/") == std::string::npos)
+            continue;
+        TRY_ASSIGN(Bytes sealed, store.get(o.name));
+        auto opened = crypto::open_sealed(old_private, sealed, context);
+        if (!opened.ok()) continue;
+        TRY_ASSIGN(Bytes again, crypto::seal_to(new_public, opened->view(), context));
+        TRY(store.put(o.name, again, store::PutMode::overwrite));
+        ++resealed;
+    }
+    return resealed;
+}
+
 }  // namespace coffer::audit

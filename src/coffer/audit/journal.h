@@ -108,4 +108,10 @@ private:
 // The origin stored in a log's first entry ("" if it has none).
 std::string origin_of(const std::vector<std::string>& leaves);
 
+// Recovery key rotation: every audit/*/keys/*.sealed of the repository (repo_id, hex) that
+// opens with old_private is sealed again to new_public, in place; those that do not (sealed to
+// the new key by an earlier, interrupted run) are left. Returns how many were resealed.
+Result<size_t> reseal_audit_keys(store::Store& store, const std::string& repo_id,
+                                 ByteView old_private, ByteView new_public);
+
 }  // namespace coffer::audit

@@ -185,6 +185,7 @@ void register_key(CLI::App& app, GlobalOptions& g, int& exit_code) {
         audit_command(g, "key.protect", exit_code);
     });
     register_key_hosts(cmd, g, exit_code);
+    register_key_rotate(cmd, g, exit_code);
 }
 
 }  // namespace coffer::cli

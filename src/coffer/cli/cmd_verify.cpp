@@ -4,6 +4,7 @@
 
 #include "coffer/backup/file_cache.h"
 #include "coffer/cli/common.h"
+#include "coffer/repo/rotation.h"
 #include "coffer/util/file.h"
 #include "coffer/verify/verify.h"
 
@@ -50,16 +51,26 @@ int run_verify(GlobalOptions& g, const VerifyArgs& a) {
     if (*recovery) {
         auto config = repo::Repository::read_config(**store);
         if (!config.ok()) return fail(config.status());
-        if (Status match = check_recovery_key(g, **recovery, *config); !match.ok())
+        if (Status match = check_recovery_key_role(g, **store, **recovery, *config); !match.ok())
             return fail(match);
     }
     if (*host) {
         auto config = repo::Repository::read_config(**store);
         if (!config.ok()) return fail(config.status());
-        Status match = (*host)->check_matches(*config);
-        if (!match.ok()) return fail(match);
+        // A key file issued before a recovery key rotation follows it (repo/rotation.h).
+        auto match = g.backup_file.empty()
+                         ? follow_rotation_in_key_file(g, **store, *config, **host)
+                         : repo::follow_rotations(**store, *config, **host);
+        if (!match.ok()) return fail(match.status());
         std::string state = backup::default_cache_dir(config->id.hex(), (*host)->key_id_hex());
         if (std::string id = remembered_latest(state); !id.empty()) opts.expected_latest = id;
+    }
+    std::optional<repo::RecoveryKey> previous;
+    if (!g.previous_recovery_key_file.empty()) {
+        auto p = repo::RecoveryKey::load(g.previous_recovery_key_file);
+        if (!p.ok()) return fail(p.status().with_context(g.previous_recovery_key_file));
+        previous = std::move(*p);
+        opts.previous_recovery = &*previous;
     }
     ProgressLine line(!g.quiet && !g.json);
     opts.on_progress = [&](const std::string& what) { line.update(what); };

@@ -16,6 +16,7 @@
 #include "coffer/archive/archive.h"
 #include "coffer/backup/file_cache.h"
 #include "coffer/repo/recovery_share.h"
+#include "coffer/repo/rotation.h"
 #include "coffer/store/local/local_store.h"
 #include "coffer/store/s3/s3_store.h"
 #include "coffer/util/file.h"
@@ -191,6 +192,16 @@ Result<std::optional<repo::HostKey>> load_own_host_key(const GlobalOptions& g) {
     if (key.status().code() == Code::not_found && g.host_key.empty())
         return std::optional<repo::HostKey>();
     return key.status();
+}
+
+Result<bool> follow_rotation_in_key_file(const GlobalOptions& g, store::Store& store,
+                                         const repo::RepoConfig& config, repo::HostKey& host) {
+    TRY_ASSIGN(bool moved, repo::follow_rotations(store, config, host));
+    if (!moved) return false;
+    std::string path = g.host_key.empty() ? default_host_key_path() : g.host_key;
+    SecretBytes text = host.serialize();
+    TRY(write_file_atomic(path, text.view(), 0600).with_context("update host key file " + path));
+    return true;
 }
 
 namespace {
@@ -380,6 +391,17 @@ Status check_recovery_key(const GlobalOptions& g, const repo::RecoveryKey& key,
                      "'s recovery key: they are shares of another repository's key");
 }
 
+Status check_recovery_key_role(const GlobalOptions& g, store::Store& store,
+                               const repo::RecoveryKey& key, const repo::RepoConfig& config) {
+    auto role = repo::recovery_key_role(store, config, key);
+    if (role.ok()) return ok_status();
+    // Another repository's key: worded for shares when they were given. A key rotated out has
+    // a message of its own.
+    if (role.status().message() == key.check_matches(config).message())
+        TRY(check_recovery_key(g, key, config));
+    return role.status();
+}
+
 Result<OpenedRepo> open_repository(GlobalOptions& g, KeyNeed need) {
     OpenedRepo out;
     TRY_ASSIGN(out.store, open_store(g));
@@ -388,7 +410,7 @@ Result<OpenedRepo> open_repository(GlobalOptions& g, KeyNeed need) {
     if (need == KeyNeed::recovery && !out.recovery)
         return wrong_key(std::string("this command needs the recovery key: ") +
                          k_recovery_key_hint + " (the host key alone cannot read backups)");
-    if (out.recovery) TRY(check_recovery_key(g, *out.recovery, config));
+    if (out.recovery) TRY(check_recovery_key_role(g, *out.store, *out.recovery, config));
     auto host = load_host_key_if_present(g);
     if (!host.ok()) {
         // A recovery key can stand in for a missing or unreadable host key.
@@ -400,8 +422,20 @@ Result<OpenedRepo> open_repository(GlobalOptions& g, KeyNeed need) {
         return not_found("host key file " +
                          (g.host_key.empty() ? default_host_key_path() : g.host_key) +
                          " does not exist: pass --host-key or set COFFER_HOST_KEY");
+    // After a recovery key rotation this host's key file follows the repository (once; a file
+    // that cannot be rewritten follows it in memory on every open).
+    if (out.host && out.host->repository_id == config.id) {
+        auto moved = follow_rotation_in_key_file(g, *out.store, config, *out.host);
+        if (!moved.ok() && moved.status().code() == Code::io && !g.quiet)
+            std::fprintf(stderr, "coffer: warning: %s\n", moved.status().message().c_str());
+    }
     TRY_ASSIGN(out.repo, repo::Repository::open(out.store, out.host ? &*out.host : nullptr,
                                                 out.recovery ? &*out.recovery : nullptr));
+    if (!g.previous_recovery_key_file.empty()) {
+        TRY_ASSIGN(auto previous, repo::RecoveryKey::load(g.previous_recovery_key_file));
+        TRY(out.repo->add_previous_recovery_key(previous).with_context(
+            "--previous-recovery-key-file"));
+    }
     return out;
 }
 

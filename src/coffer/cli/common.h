@@ -54,6 +54,8 @@ struct GlobalOptions {
     std::string recovery_key_file;
     // --recovery-share FILE, repeated: K share files stand in for the recovery key file.
     std::vector<std::string> recovery_shares;
+    // A recovery key rotated out (repo/rotation.h): read packs still sealed to it.
+    std::string previous_recovery_key_file;
     // --file on verify, restore and ls: a backup file (archive/archive.h) stands in for the
     // repository, and this host's key (of some repository, or none) is not used to read it.
     std::string backup_file;
@@ -110,12 +112,21 @@ Result<OpenedRepo> open_repository(GlobalOptions& g, KeyNeed need);
 Result<std::optional<repo::HostKey>> load_host_key_if_present(const GlobalOptions& g);
 // This host's key, backup file or not (the audit log is written with it).
 Result<std::optional<repo::HostKey>> load_own_host_key(const GlobalOptions& g);
+// A host key issued before a recovery key rotation (repo/rotation.h): moves host to the
+// config's keys along the signed statements and rewrites its file (the path load_own_host_key
+// reads) in place, 0600. False when it records the config's keys already.
+Result<bool> follow_rotation_in_key_file(const GlobalOptions& g, store::Store& store,
+                                         const repo::RepoConfig& config, repo::HostKey& host);
 // The recovery key from --recovery-key-file, or combined from the --recovery-share files (not
 // both); none when neither is given.
 Result<std::optional<repo::RecoveryKey>> load_recovery_key_if_given(const GlobalOptions& g);
 // Code::wrong_key when key is not the repository's, worded for shares when they were given.
 Status check_recovery_key(const GlobalOptions& g, const repo::RecoveryKey& key,
                           const repo::RepoConfig& config);
+// The same, also accepting a key a rotation replaced while packs sealed to it remain
+// (repo/rotation.h: it reads them).
+Status check_recovery_key_role(const GlobalOptions& g, store::Store& store,
+                               const repo::RecoveryKey& key, const repo::RepoConfig& config);
 // Recovery shares (cmd_key.cpp): write_share_files() puts each in <dir>/share-I-of-N.txt (0600,
 // dir 0700), all or none, refusing existing files; print_shares() reports them, or prints the
 // shares themselves when paths is empty.
@@ -236,6 +247,7 @@ void register_export(CLI::App& app, GlobalOptions& g, int& exit_code);
 void register_recover(CLI::App& app, GlobalOptions& g, int& exit_code);
 // key add-host|list|revoke-host (cmd_key_hosts.cpp), under the key command.
 void register_key_hosts(CLI::App* key, GlobalOptions& g, int& exit_code);
+void register_key_rotate(CLI::App* key, GlobalOptions& g, int& exit_code);
 
 // Backup sets (cmd_set.cpp): `backup --set` and `restore --set`.
 struct SetRestoreArgs {

@@ -56,6 +56,7 @@ constexpr std::string_view host_secrets = "coffer host secrets v1";
 constexpr std::string_view meta_signature = "coffer metadata signature v1";
 constexpr std::string_view registry_signing = "coffer registry signing key v1";
 constexpr std::string_view registry_signature = "coffer registry signature v1";
+constexpr std::string_view rotation_signature = "coffer rotation signature v1";
 }  // namespace info
 
 }  // namespace coffer::repo

@@ -7,7 +7,21 @@ namespace coffer::repo {
 void Index::add(const Id& pack, const PackEntry& e) {
     auto [it, inserted] = m_pack_numbers.try_emplace(pack, static_cast<uint32_t>(m_packs.size()));
     if (inserted) m_packs.push_back(pack);
-    m_chunks.try_emplace(e.id, Location{it->second, e.offset, e.length, e.raw_length, e.type});
+    Location loc{it->second, e.offset, e.length, e.raw_length, e.type};
+    auto [first, added] = m_chunks.try_emplace(e.id, loc);
+    if (!added && first->second.pack != loc.pack) {
+        auto range = m_alternates.equal_range(e.id);
+        for (auto a = range.first; a != range.second; ++a)
+            if (a->second.pack == loc.pack) return;
+        m_alternates.emplace(e.id, loc);
+    }
+}
+
+std::vector<Location> Index::alternates(const Id& chunk) const {
+    std::vector<Location> out;
+    auto range = m_alternates.equal_range(chunk);
+    for (auto a = range.first; a != range.second; ++a) out.push_back(a->second);
+    return out;
 }
 
 const Location* Index::find(const Id& chunk) const {

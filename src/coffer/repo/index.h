@@ -32,6 +32,10 @@ class Index {
 public:
     void add(const Id& pack, const PackEntry& entry);
     const Location* find(const Id& chunk) const;
+    // Other places the chunk is indexed at, besides find()'s. Prune and rewrap copy packs
+    // before they delete the originals, so a crash between the two leaves a chunk in two
+    // packs; after a recovery key rotation only one of them may open with the key at hand.
+    std::vector<Location> alternates(const Id& chunk) const;
     bool contains(const Id& chunk) const { return m_chunks.count(chunk) != 0; }
     const Id& pack_id(uint32_t pack) const { return m_packs[pack]; }
     const std::vector<Id>& packs() const { return m_packs; }
@@ -45,6 +49,7 @@ private:
     std::vector<Id> m_packs;
     std::unordered_map<Id, uint32_t, IdHash> m_pack_numbers;
     std::unordered_map<Id, Location, IdHash> m_chunks;
+    std::unordered_multimap<Id, Location, IdHash> m_alternates;  // rare: see alternates()
 };
 
 Bytes encode_index_payload(const std::vector<IndexedPack>& packs);

@@ -3,7 +3,8 @@
 namespace coffer::repo {
 
 Result<std::shared_ptr<const KeyRing>> KeyRing::from_host_key(const HostKey& host,
-                                                              const RecoveryKey* recovery) {
+                                                              const RecoveryKey* recovery,
+                                                              bool rotated_out) {
     auto ring = std::make_shared<KeyRing>();
     ring->repo_id = host.repository_id;
     ring->key_id = host.key_id;
@@ -18,7 +19,7 @@ Result<std::shared_ptr<const KeyRing>> KeyRing::from_host_key(const HostKey& hos
     ring->signing_seed = host.signing_seed;
     ring->signing_public_key = host.signing_public_key;
     if (recovery) {
-        if (!ct_equal(recovery->public_key, host.recovery_public_key))
+        if (!rotated_out && !ct_equal(recovery->public_key, host.recovery_public_key))
             return wrong_key("recovery key does not match repository " +
                              host.repository_id.short_hex());
         ring->recovery_private_key = recovery->private_key;

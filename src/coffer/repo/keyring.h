@@ -24,8 +24,11 @@ struct KeyRing {
     Bytes signing_public_key;
     std::optional<SecretBytes> recovery_private_key;  // only when the recovery key was given
 
+    // rotated_out: recovery is a key a rotation replaced (repo/rotation.h), checked by the
+    // caller; it opens the packs still sealed to it, not the host's recorded one.
     static Result<std::shared_ptr<const KeyRing>> from_host_key(const HostKey& host,
-                                                                const RecoveryKey* recovery);
+                                                                const RecoveryKey* recovery,
+                                                                bool rotated_out = false);
 
     // Chunk ID = HMAC-SHA256(chunk_id_key, type || plaintext).
     Id chunk_id(ChunkType type, ByteView plaintext) const;

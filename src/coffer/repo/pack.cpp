@@ -169,8 +169,12 @@ Result<SecretBytes> open_data_key(const KeyRing& keys, const PackHeader& header,
         return wrong_key(
             "reading file contents needs the recovery key: pass --recovery-key-file "
             "or set COFFER_RECOVERY_KEY_FILE");
-    auto key = crypto::unwrap_key(keys.recovery_private_key->view(), header.stanza,
-                                  stanza_context(keys.repo_id));
+    return open_data_key_with(keys.recovery_private_key->view(), keys.repo_id, header, pack_label);
+}
+
+Result<SecretBytes> open_data_key_with(ByteView recovery_private, const Id& repo_id,
+                                       const PackHeader& header, const std::string& pack_label) {
+    auto key = crypto::unwrap_key(recovery_private, header.stanza, stanza_context(repo_id));
     if (!key.ok()) {
         if (key.status().code() == Code::wrong_key)
             return integrity_error("pack " + pack_label +
@@ -179,6 +183,18 @@ Result<SecretBytes> open_data_key(const KeyRing& keys, const PackHeader& header,
         return key.status().with_context("pack " + pack_label);
     }
     return key;
+}
+
+Result<Bytes> rewrap_pack_header(ByteView header, ByteView old_private, ByteView new_public,
+                                 const Id& repo_id, const std::string& pack_label) {
+    TRY_ASSIGN(PackHeader parsed, parse_pack_header(header, pack_label));
+    TRY_ASSIGN(SecretBytes data_key, open_data_key_with(old_private, repo_id, parsed, pack_label));
+    TRY_ASSIGN(Bytes stanza,
+               crypto::wrap_key(new_public, data_key.view(), stanza_context(repo_id)));
+    constexpr size_t stanza_at = k_pack_header_size - crypto::k_stanza_size;
+    Bytes out(header.begin(), header.begin() + stanza_at);
+    append(out, stanza);
+    return out;
 }
 
 Result<Bytes> open_record(const KeyRing& keys, ByteView key, const PackEntry& e, ByteView record) {
@@ -256,7 +272,8 @@ Result<std::vector<PackEntry>> read_pack_trailer(const KeyRing& keys, ByteView h
 }
 
 Result<FinishedPack> repack_entries(const KeyRing& keys, const Id& pack, ByteView bytes,
-                                    const std::vector<PackEntry>& entries, std::string_view who) {
+                                    const std::vector<PackEntry>& entries, std::string_view who,
+                                    ByteView new_header) {
     if (crypto::sha256(bytes) != pack)
         return integrity_error("pack " + pack.short_hex() +
                                " does not match its name: " + std::string(who) +
@@ -275,7 +292,9 @@ Result<FinishedPack> repack_entries(const KeyRing& keys, const Id& pack, ByteVie
                                    std::string(who) + " copies nothing; run 'coffer verify'");
         records.emplace_back(e, ByteView(bytes.data() + e.offset, e.length));
     }
-    return rewrite_pack(keys, ByteView(bytes.data(), k_pack_header_size), records);
+    return rewrite_pack(
+        keys, new_header.empty() ? ByteView(bytes.data(), k_pack_header_size) : new_header,
+        records);
 }
 
 }  // namespace coffer::repo

@@ -69,8 +69,10 @@ Result<FinishedPack> rewrite_pack(const KeyRing& keys, ByteView header,
 // the index). Copied records are never decrypted, so the pack's hash and its trailer are what
 // prove them and their places: Code::integrity, saying that `who` ("prune", "export") copies
 // nothing, when the bytes do not match the name or an entry disagrees with the trailer.
+// With new_header (rewrap), the copy carries that header instead of the pack's own.
 Result<FinishedPack> repack_entries(const KeyRing& keys, const Id& pack, ByteView bytes,
-                                    const std::vector<PackEntry>& entries, std::string_view who);
+                                    const std::vector<PackEntry>& entries, std::string_view who,
+                                    ByteView new_header = {});
 
 struct PackHeader {
     Bytes key_id;
@@ -80,6 +82,13 @@ Result<PackHeader> parse_pack_header(ByteView header, const std::string& pack_la
 // Unwraps the pack's data key with the recovery private key.
 Result<SecretBytes> open_data_key(const KeyRing& keys, const PackHeader& header,
                                   const std::string& pack_label);
+// The same with a given X25519 private key (a recovery key rotated out, during rewrap).
+Result<SecretBytes> open_data_key_with(ByteView recovery_private, const Id& repo_id,
+                                       const PackHeader& header, const std::string& pack_label);
+// For rewrap: the header with the pack's data key unwrapped with old_private and wrapped
+// again to new_public; records and trailer key stay as they are.
+Result<Bytes> rewrap_pack_header(ByteView header, ByteView old_private, ByteView new_public,
+                                 const Id& repo_id, const std::string& pack_label);
 // Decrypts one record. key is the pack's data key, or the metadata key for refs chunks.
 // Checks the plaintext length. Does NOT recompute the chunk ID: the caller does (it has the MAC).
 Result<Bytes> open_record(const KeyRing& keys, ByteView key, const PackEntry& entry,

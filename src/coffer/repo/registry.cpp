@@ -1,6 +1,7 @@
 #include "coffer/repo/registry.h"
 
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "coffer/crypto/crypto.h"
 #include "coffer/repo/meta.h"
@@ -124,48 +125,102 @@ Status register_host_key(store::Store& store, const RepoConfig& config, const Ho
     return store.put(base + ".pub", as_bytes(text), store::PutMode::create_only);
 }
 
+namespace {
+
+// One keys/<id>.pub: the entry, or the line saying why it registers nothing.
+struct ParsedEntry {
+    std::optional<RegistryEntry> entry;
+    std::string problem;
+};
+
+ParsedEntry parse_entry(const std::string& name, ByteView bytes, const RepoConfig& config) {
+    json j = json::parse(as_chars(bytes), nullptr, false);
+    // A damaged or hostile entry registers nothing (objects it would sign are "signed by an
+    // unknown key"); it does not stop the others from loading.
+    RegistryEntry e;
+    try {
+        if (!j.is_object()) throw std::runtime_error("not an object");
+        e.key_id = field(j, "key_id");
+        e.host = field(j, "host");
+        e.created = field(j, "created");
+        auto key = from_hex(field(j, "signing_public_key"));
+        if (!key || key->size() != crypto::k_ed25519_public_size)
+            throw std::runtime_error("signing_public_key");
+        e.signing_public_key = *key;
+    } catch (const std::exception&) {
+        return {std::nullopt, "key registry entry " + name + " is malformed and registers nothing"};
+    }
+    if (name != "keys/" + e.key_id + ".pub")
+        return {std::nullopt,
+                "key registry entry " + name + " names another key id and registers nothing"};
+    auto kind = j.find("kind");
+    e.problem = kind == j.end() || *kind != "host-key" ? "it is not a host key entry"
+                                                       : signature_problem(j, config);
+    e.status = e.trusted() ? "active" : "untrusted";
+    return {std::move(e), {}};
+}
+
+// Applies keys/<key_id>.revoked to e. Empty when it verifies, else why not (e is then left
+// alone).
+std::string apply_revocation(const std::string& key_id, ByteView bytes, const RepoConfig& config,
+                             RegistryEntry& e) {
+    json j = json::parse(as_chars(bytes), nullptr, false);
+    auto kind = j.is_object() ? j.find("kind") : j.end();
+    auto id = j.is_object() ? j.find("key_id") : j.end();
+    if (!j.is_object() || kind == j.end() || *kind != "revocation" || id == j.end() ||
+        *id != key_id)
+        return "it is not a revocation of the key its name says";
+    if (std::string why = signature_problem(j, config); !why.empty()) return why;
+    try {
+        RegistryEntry r = e;
+        r.revoked = field(j, "revoked");
+        auto reason = j.find("reason");
+        r.reason = reason != j.end() && reason->is_string() ? reason->get<std::string>() : "";
+        r.snapshots_before_revocation = id_set(j, "snapshots");
+        r.tombstones_before_revocation = id_set(j, "tombstones");
+        e = std::move(r);
+    } catch (const std::exception&) {
+        return "it is malformed";
+    }
+    return {};
+}
+
+}  // namespace
+
 Result<Registry> load_registry(store::Store& store, const RepoConfig& config) {
     TRY_ASSIGN(auto objects, store.list("keys/"));
     Registry out;
-    std::vector<std::pair<std::string, json>> revocations;
+    // keys/<id>.pub.next and .revoked.next: signed by the registry key a rotation moves to
+    // (repo/rotation.h), until they replace the files they shadow. Each counts only where the
+    // file itself does not verify with the config's registry key.
+    std::map<std::string, Bytes> staged;
+    std::vector<std::pair<std::string, Bytes>> entries, revocations;
     for (const auto& o : objects) {
-        bool pub = ends_with(o.name, ".pub");
-        if (!pub && !ends_with(o.name, ".revoked")) continue;
+        bool next = ends_with(o.name, ".next");
+        std::string base = next ? o.name.substr(0, o.name.size() - 5) : o.name;
+        bool pub = ends_with(base, ".pub");
+        if (!pub && !ends_with(base, ".revoked")) continue;
         TRY_ASSIGN(Bytes bytes, store.get(o.name));
-        json j = json::parse(as_chars(bytes), nullptr, false);
-        if (!pub) {
-            revocations.emplace_back(o.name, std::move(j));
-            continue;
-        }
-        // A damaged or hostile entry registers nothing (objects it would sign are "signed by
-        // an unknown key"); it does not stop the others from loading.
-        RegistryEntry e;
-        try {
-            if (!j.is_object()) throw std::runtime_error("not an object");
-            e.key_id = field(j, "key_id");
-            e.host = field(j, "host");
-            e.created = field(j, "created");
-            auto key = from_hex(field(j, "signing_public_key"));
-            if (!key || key->size() != crypto::k_ed25519_public_size)
-                throw std::runtime_error("signing_public_key");
-            e.signing_public_key = *key;
-        } catch (const std::exception&) {
-            out.problems.push_back("key registry entry " + o.name +
-                                   " is malformed and registers nothing");
-            continue;
-        }
-        if (o.name != "keys/" + e.key_id + ".pub") {
-            out.problems.push_back("key registry entry " + o.name +
-                                   " names another key id and registers nothing");
-            continue;
-        }
-        auto kind = j.find("kind");
-        e.problem = kind == j.end() || *kind != "host-key" ? "it is not a host key entry"
-                                                           : signature_problem(j, config);
-        e.status = e.trusted() ? "active" : "untrusted";
-        out.entries.emplace(e.key_id, std::move(e));
+        if (next)
+            staged[base] = std::move(bytes);
+        else
+            (pub ? entries : revocations).emplace_back(o.name, std::move(bytes));
     }
-    for (auto& [name, j] : revocations) {
+    for (const auto& [name, bytes] : entries) {
+        ParsedEntry parsed = parse_entry(name, bytes, config);
+        if (!(parsed.entry && parsed.entry->trusted()))
+            if (auto s = staged.find(name); s != staged.end())
+                if (ParsedEntry other = parse_entry(name, s->second, config);
+                    other.entry && other.entry->trusted())
+                    parsed = std::move(other);
+        if (!parsed.entry) {
+            out.problems.push_back(parsed.problem);
+            continue;
+        }
+        std::string key_id = parsed.entry->key_id;
+        out.entries.emplace(key_id, std::move(*parsed.entry));
+    }
+    for (const auto& [name, bytes] : revocations) {
         // keys/<id>.revoked names the key it revokes by its file name.
         std::string key_id = name.substr(5, name.size() - 5 - 8);
         auto entry = out.entries.find(key_id);
@@ -175,26 +230,10 @@ Result<Registry> load_registry(store::Store& store, const RepoConfig& config) {
             continue;
         }
         RegistryEntry& e = entry->second;
-        std::string why;
-        auto kind = j.is_object() ? j.find("kind") : j.end();
-        auto id = j.is_object() ? j.find("key_id") : j.end();
-        if (!j.is_object() || kind == j.end() || *kind != "revocation" || id == j.end() ||
-            *id != key_id)
-            why = "it is not a revocation of the key its name says";
-        else
-            why = signature_problem(j, config);
-        if (why.empty()) {
-            try {
-                e.revoked = field(j, "revoked");
-                auto reason = j.find("reason");
-                e.reason =
-                    reason != j.end() && reason->is_string() ? reason->get<std::string>() : "";
-                e.snapshots_before_revocation = id_set(j, "snapshots");
-                e.tombstones_before_revocation = id_set(j, "tombstones");
-            } catch (const std::exception&) {
-                why = "it is malformed";
-            }
-        }
+        std::string why = apply_revocation(key_id, bytes, config, e);
+        if (!why.empty())
+            if (auto s = staged.find(name); s != staged.end())
+                if (apply_revocation(key_id, s->second, config, e).empty()) why.clear();
         if (!why.empty()) {
             // Fail closed: a revocation that was edited or damaged must not give the key back.
             // The key is retired with nothing signed before (every snapshot of it is then
@@ -211,6 +250,60 @@ Result<Registry> load_registry(store::Store& store, const RepoConfig& config) {
         if (e.trusted()) e.status = "retired";
     }
     return out;
+}
+
+Status stage_rotated_registry(store::Store& store, const RepoConfig& config,
+                              const RecoveryKey& old_key, const RepoConfig& new_config,
+                              const RecoveryKey& new_key) {
+    TRY(old_key.check_matches(config));
+    TRY(new_key.check_matches(new_config));
+    TRY_ASSIGN(Registry registry, load_registry(store, config));
+    auto resign = [&](const std::string& name) -> Status {
+        TRY_ASSIGN(Bytes bytes, store.get(name));
+        json j = json::parse(as_chars(bytes), nullptr, false);
+        if (!j.is_object()) return corruption(name + " is not JSON");
+        j.erase(std::string(k_signature_field));
+        TRY_ASSIGN(std::string text, sign_json(std::move(j), new_config, new_key));
+        return store.put(name + ".next", as_bytes(text), store::PutMode::overwrite);
+    };
+    for (const auto& [id, e] : registry.entries) {
+        // An entry that does not verify now is not made to verify by a rotation.
+        if (!e.trusted()) continue;
+        std::string base = "keys/" + id;
+        TRY(resign(base + ".pub"));
+        if (e.retired() && !e.revocation_damaged) TRY(resign(base + ".revoked"));
+        // The host's secrets, sealed to the new key with the new keys recorded in them (a host
+        // rebuilt from them opens the rotated repository directly).
+        TRY_ASSIGN(Bytes sealed, store.get(base + ".secrets"));
+        auto text = crypto::open_sealed(old_key.private_key.view(), sealed,
+                                        host_secrets_context(config.id));
+        if (!text.ok())
+            return integrity_error(base + ".secrets (host " + e.host +
+                                   ") does not open with the recovery key: rotating would lose "
+                                   "it; revoke that host first, or restore the file from a mirror");
+        TRY_ASSIGN(HostKey host, HostKey::parse(text->view()));
+        host.recovery_public_key = new_config.recovery_public_key;
+        host.registry_public_key = new_config.registry_public_key;
+        SecretBytes secrets = host.serialize();
+        TRY_ASSIGN(Bytes resealed, crypto::seal_to(new_config.recovery_public_key, secrets.view(),
+                                                   host_secrets_context(config.id)));
+        TRY(store.put(base + ".secrets.next", resealed, store::PutMode::overwrite));
+    }
+    return ok_status();
+}
+
+Result<size_t> promote_staged_registry(store::Store& store) {
+    TRY_ASSIGN(auto objects, store.list("keys/"));
+    size_t promoted = 0;
+    for (const auto& o : objects) {
+        if (!ends_with(o.name, ".next")) continue;
+        TRY_ASSIGN(Bytes bytes, store.get(o.name));
+        TRY(store.put(o.name.substr(0, o.name.size() - 5), bytes, store::PutMode::overwrite));
+        Status st = store.remove(o.name);
+        if (!st.ok() && st.code() != Code::not_found) return st;
+        ++promoted;
+    }
+    return promoted;
 }
 
 Result<RegistryEntry> revoke_host_key(store::Store& store, const RepoConfig& config,

@@ -65,6 +65,17 @@ Result<RegistryEntry> revoke_host_key(store::Store& store, const RepoConfig& con
                                       const RegistryEntry& entry, const RecoveryKey& recovery,
                                       const std::string& reason);
 
+// Recovery key rotation, before the config names new_key (repo/rotation.h): writes
+// keys/<id>.pub.next and .revoked.next, signed by new_key's registry key, and .secrets.next,
+// sealed to new_key, for every trusted entry. They are inert until the config changes (nothing
+// verifies with a registry key the config does not name); load_registry() and unsealing then
+// fall back to them wherever the file they shadow no longer verifies or opens.
+Status stage_rotated_registry(store::Store& store, const RepoConfig& config,
+                              const RecoveryKey& old_key, const RepoConfig& new_config,
+                              const RecoveryKey& new_key);
+// After the config changed: each keys/*.next replaces the file it shadows. Returns how many.
+Result<size_t> promote_staged_registry(store::Store& store);
+
 // A host name a registry entry (and a host key file name) may carry: 1 to 64 of [A-Za-z0-9._-],
 // not starting with '.' or '-'.
 bool valid_host_name(std::string_view name);

@@ -1,5 +1,7 @@
 #include "coffer/repo/repository.h"
 
+#include "coffer/repo/rotation.h"
+
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
@@ -82,6 +84,13 @@ Result<HostKey> Repository::unseal_host_key(store::Store& store, const RepoConfi
     TRY_ASSIGN(Bytes sealed, store.get(name));
     auto text =
         crypto::open_sealed(recovery.private_key.view(), sealed, host_secrets_context(config.id));
+    // Midway through a rotation the copy sealed to the new key waits in .secrets.next.
+    if (!text.ok())
+        if (auto staged = store.get(name + ".next"); staged.ok())
+            if (auto other = crypto::open_sealed(recovery.private_key.view(), *staged,
+                                                 host_secrets_context(config.id));
+                other.ok())
+                text = std::move(other);
     if (!text.ok())
         return integrity_error(name + " does not open with the recovery key (damaged?)");
     TRY_ASSIGN(HostKey key, HostKey::parse(text->view()));
@@ -95,7 +104,12 @@ Result<std::unique_ptr<Repository>> Repository::open(std::shared_ptr<store::Stor
                                                      const RecoveryKey* recovery,
                                                      std::string key_id) {
     TRY_ASSIGN(RepoConfig config, read_config(*store));
-    if (recovery) TRY(recovery->check_matches(config));
+    // A recovery key rotated out still opens the packs not yet rewrapped to its successor.
+    bool rotated_out = false;
+    if (recovery) {
+        TRY_ASSIGN(RecoveryKeyRole role, recovery_key_role(*store, config, *recovery));
+        rotated_out = role == RecoveryKeyRole::previous;
+    }
     std::optional<HostKey> unsealed;
     if (!host) {
         if (!recovery)
@@ -112,6 +126,15 @@ Result<std::unique_ptr<Repository>> Repository::open(std::shared_ptr<store::Stor
         }
         TRY_ASSIGN(unsealed, unseal_host_key(*store, config, *recovery, key_id));
         host = &*unsealed;
+    }
+    // A key issued before a recovery key rotation follows the signed statements to the
+    // config's keys (the caller may rewrite its file: repo/rotation.h).
+    std::optional<HostKey> followed;
+    if (!ct_equal(host->recovery_public_key, config.recovery_public_key) ||
+        !ct_equal(host->registry_public_key, config.registry_public_key)) {
+        followed = *host;
+        TRY(follow_rotations(*store, config, *followed).status());
+        host = &*followed;
     }
     TRY(host->check_matches(config));
     // A key must be one the recovery key holder registered. A revoked one still reads (its
@@ -143,7 +166,7 @@ Result<std::unique_ptr<Repository>> Repository::open(std::shared_ptr<store::Stor
     repo->m_revoked_on = std::move(revoked_on);
     repo->m_allowed_snapshots = std::move(allowed_snapshots);
     repo->m_allowed_tombstones = std::move(allowed_tombstones);
-    TRY_ASSIGN(repo->m_keys, KeyRing::from_host_key(*host, recovery));
+    TRY_ASSIGN(repo->m_keys, KeyRing::from_host_key(*host, recovery, rotated_out));
     TRY_ASSIGN(repo->m_chunker, make_chunker(repo->m_config, *repo->m_keys));
     return repo;
 }
@@ -194,6 +217,16 @@ void Repository::adopt_index(const std::vector<IndexObject>& objects) {
     m_index_loaded = true;
 }
 
+Status Repository::add_previous_recovery_key(const RecoveryKey& previous) {
+    TRY_ASSIGN(RecoveryKeyRole role, recovery_key_role(*m_store, m_config, previous));
+    if (role != RecoveryKeyRole::previous)
+        return invalid_argument(
+            "the previous recovery key is the repository's current one: pass it as the "
+            "recovery key");
+    m_previous_recovery = previous.private_key;
+    return ok_status();
+}
+
 Status Repository::writable() const {
     if (m_revoked_on.empty()) return ok_status();
     return wrong_key("host key " + to_hex(m_keys->key_id) + " was revoked on " + m_revoked_on +
@@ -203,6 +236,10 @@ Status Repository::writable() const {
 
 Result<std::vector<Id>> Repository::write_index(const std::vector<IndexedPack>& packs) {
     TRY(writable());
+    return write_index_objects(packs);
+}
+
+Result<std::vector<Id>> Repository::write_index_objects(const std::vector<IndexedPack>& packs) {
     std::vector<Id> ids;
     size_t begin = 0;
     while (begin < packs.size()) {
@@ -385,41 +422,74 @@ Result<SecretBytes> Repository::pack_data_key(const Id& pack) {
     std::string label = pack.short_hex();
     TRY_ASSIGN(Bytes header_bytes, m_store->get_range(pack_name(pack), 0, k_pack_header_size));
     TRY_ASSIGN(PackHeader header, parse_pack_header(header_bytes, label));
-    TRY_ASSIGN(SecretBytes key, open_data_key(*m_keys, header, label));
+    auto key = data_key_of(header, label);
+    if (!key.ok() && key.status().code() == Code::integrity && !m_previous_recovery) {
+        // Before calling it damage: after a rotation, an old pack is sealed to the key it
+        // replaced until rewrap moves it.
+        auto rotations = load_rotations(*m_store, m_config);
+        if (rotations.ok() && !rotations->statements.empty())
+            return wrong_key("pack " + label +
+                             " does not open with this recovery key: it may be sealed to a "
+                             "recovery key a rotation replaced; pass that one too with "
+                             "--previous-recovery-key-file, or run 'coffer key rotate-recovery "
+                             "--rewrap'");
+    }
+    if (!key.ok()) return key.status();
     std::lock_guard lock(m_mu);
-    m_data_keys.emplace(pack, key);
+    m_data_keys.emplace(pack, *key);
+    return key;
+}
+
+Result<SecretBytes> Repository::data_key_of(const PackHeader& header,
+                                            const std::string& label) const {
+    auto key = open_data_key(*m_keys, header, label);
+    // Until rewrap has rewrapped it, a pack written before a rotation opens only with the key
+    // rotated out.
+    if (!key.ok() && m_previous_recovery)
+        if (auto old = open_data_key_with(m_previous_recovery->view(), m_config.id, header, label);
+            old.ok())
+            return old;
     return key;
 }
 
 Result<Bytes> Repository::load_chunk(const Id& id, ChunkType expected) {
     std::string label = std::string(chunk_type_name(expected)) + " chunk " + id.short_hex();
-    Location loc;
-    Id pack;
+    std::vector<std::pair<Location, Id>> places;
     {
         std::lock_guard lock(m_mu);
         const Location* l = m_index.find(id);
         if (!l) return not_found(label + " is not in the index (missing data)");
-        loc = *l;
-        pack = m_index.pack_id(loc.pack);
+        places.emplace_back(*l, m_index.pack_id(l->pack));
+        for (const Location& a : m_index.alternates(id))
+            places.emplace_back(a, m_index.pack_id(a.pack));
     }
-    if (loc.type != expected)
-        return corruption(label + " is indexed as a " + std::string(chunk_type_name(loc.type)) +
-                          " chunk");
-    SecretBytes data_key;
-    ByteView key = m_keys->metadata_key.view();
-    if (expected != ChunkType::refs) {
-        TRY_ASSIGN(data_key, pack_data_key(pack));
-        key = data_key.view();
-    }
-    auto record = m_store->get_range(pack_name(pack), loc.offset, loc.length);
-    if (!record.ok()) return record.status().with_context(label + " in pack " + pack.short_hex());
-    PackEntry entry{id, loc.type, loc.offset, loc.length, loc.raw_length};
-    auto plain = open_record(*m_keys, key, entry, *record);
-    if (!plain.ok()) return plain.status().with_context("pack " + pack.short_hex());
-    if (m_keys->chunk_id(expected, *plain) != id)
-        return integrity_error(label + " in pack " + pack.short_hex() +
-                               " does not match its ID after decryption");
-    return plain;
+    auto load_from = [&](const Location& loc, const Id& pack) -> Result<Bytes> {
+        if (loc.type != expected)
+            return corruption(label + " is indexed as a " + std::string(chunk_type_name(loc.type)) +
+                              " chunk");
+        SecretBytes data_key;
+        ByteView key = m_keys->metadata_key.view();
+        if (expected != ChunkType::refs) {
+            TRY_ASSIGN(data_key, pack_data_key(pack));
+            key = data_key.view();
+        }
+        auto record = m_store->get_range(pack_name(pack), loc.offset, loc.length);
+        if (!record.ok())
+            return record.status().with_context(label + " in pack " + pack.short_hex());
+        PackEntry entry{id, loc.type, loc.offset, loc.length, loc.raw_length};
+        auto plain = open_record(*m_keys, key, entry, *record);
+        if (!plain.ok()) return plain.status().with_context("pack " + pack.short_hex());
+        if (m_keys->chunk_id(expected, *plain) != id)
+            return integrity_error(label + " in pack " + pack.short_hex() +
+                                   " does not match its ID after decryption");
+        return plain;
+    };
+    // The first copy that opens: another one is there only after an interrupted prune or
+    // rewrap, and the first one's error is the one to report.
+    auto first = load_from(places[0].first, places[0].second);
+    for (size_t i = 1; i < places.size() && !first.ok(); ++i)
+        if (auto other = load_from(places[i].first, places[i].second); other.ok()) return other;
+    return first;
 }
 
 Result<std::vector<std::pair<Id, Bytes>>> Repository::load_own_meta(std::string_view prefix,

@@ -60,6 +60,9 @@ public:
                                                     std::string key_id = {});
 
     const RepoConfig& config() const { return m_config; }
+    // A recovery key rotated out (repo/rotation.h), tried for packs the current one does not
+    // open, until rewrap has moved them all. Call before reading.
+    Status add_previous_recovery_key(const RecoveryKey& previous);
     // Code::wrong_key when this host key has been revoked: it may read, but every call that
     // writes (chunks, index, snapshots, tombstones) refuses.
     Status writable() const;
@@ -86,6 +89,9 @@ public:
     void adopt_index(const std::vector<IndexObject>& objects);
     // Seals and writes packs as index objects (several when large). Returns their ids.
     Result<std::vector<Id>> write_index(const std::vector<IndexedPack>& packs);
+    // The same for rewrap (repo/rewrap.h), run by the recovery key's holder: also for a revoked
+    // key, whose packs move to the new recovery key like any other.
+    Result<std::vector<Id>> write_index_objects(const std::vector<IndexedPack>& packs);
     // Loads the index unless this Repository already has (writes since then are in memory).
     Status ensure_index();
     bool has_chunk(const Id& id) const;
@@ -105,6 +111,8 @@ public:
     // sequence and fork this host's chain of manifests.
     void expect_latest(const Id& id) { m_expected_latest = id; }
 
+    // A pack's data key, with the recovery key or else the previous one.
+    Result<SecretBytes> data_key_of(const PackHeader& header, const std::string& label) const;
     // Reads, decrypts and verifies one chunk (its recomputed ID must equal id).
     Result<Bytes> load_chunk(const Id& id, ChunkType expected);
 
@@ -169,7 +177,8 @@ private:
     std::unordered_set<Id, IdHash> m_pending;  // in an open pack, not yet uploaded
     std::vector<IndexedPack> m_unindexed;      // uploaded, not yet in an index object
     std::vector<std::unique_ptr<PackWriter>> m_idle_writers;
-    std::map<Id, SecretBytes> m_data_keys;  // pack -> unwrapped data key
+    std::map<Id, SecretBytes> m_data_keys;           // pack -> unwrapped data key
+    std::optional<SecretBytes> m_previous_recovery;  // add_previous_recovery_key()
     WriteStats m_stats;
 };
 

@@ -169,6 +169,8 @@ Result<Report> Checker::run(const HostKey* host, const RecoveryKey* recovery) {
     // Level 2: structure, with the host key.
     auto repo = Repository::open(m_store, host, recovery);
     if (!repo.ok()) return repo.status();
+    if (m_opts.previous_recovery)
+        TRY((*repo)->add_previous_recovery_key(*m_opts.previous_recovery));
     m_report.level = 2;
     std::vector<std::string> skipped;  // damaged indexes: already reported at level 1
     Status st = (*repo)->load_index(&skipped);
@@ -463,7 +465,7 @@ void Checker::read_chunks(Repository& repo, const Id& pack, const PackHeader& he
         read++;
         std::string label = std::string(chunk_type_name(loc.type)) + " chunk " + id.short_hex();
         if (loc.type != ChunkType::refs && !data_key && key_status.ok()) {
-            auto key = open_data_key(keys, header, pack.short_hex());
+            auto key = repo.data_key_of(header, pack.short_hex());
             if (key.ok())
                 data_key = std::move(*key);
             else

@@ -30,6 +30,8 @@ struct Options {
     std::string expected_latest;  // snapshot id this host last wrote; missing = problem
     // A backup file (archive/): one snapshot, whose predecessors are not there to check.
     bool single_snapshot = false;
+    // After a recovery key rotation without rewrap: the key it replaced, for the old packs.
+    const repo::RecoveryKey* previous_recovery = nullptr;
     std::function<void(const std::string&)> on_progress;
 };
 
