@@ -46,13 +46,19 @@ Result<Finished> finish(GlobalOptions& g, const std::shared_ptr<store::Store>& s
                         bool rewrap) {
     Finished f;
     TRY_ASSIGN(repo::RepoConfig config, repo::Repository::read_config(*store));
-    TRY_ASSIGN(f.promoted, repo::promote_staged_registry(*store));
+    TRY_ASSIGN(f.promoted, repo::promote_staged_registry(*store, config, current));
     TRY_ASSIGN(f.audit_resealed,
                audit::reseal_audit_keys(*store, config.id.hex(), previous.private_key.view(),
                                         config.recovery_public_key));
-    TRY_ASSIGN(auto host, load_host_key_if_present(g));
-    if (host && host->repository_id == config.id) {
-        TRY_ASSIGN(f.host_key_updated, follow_rotation_in_key_file(g, *store, config, *host));
+    // This host's key file follows; one that cannot be read or rewritten does not stop the
+    // rotation (it follows in memory whenever it opens the repository).
+    if (auto host = load_host_key_if_present(g);
+        host.ok() && *host && (*host)->repository_id == config.id) {
+        auto moved = follow_rotation_in_key_file(g, *store, config, **host);
+        if (moved.ok())
+            f.host_key_updated = *moved;
+        else if (!g.quiet)
+            std::fprintf(stderr, "coffer: warning: %s\n", moved.status().message().c_str());
     }
     if (rewrap) {
         TRY_ASSIGN(f.rewrap, repo::rewrap_packs(store, current, previous));
@@ -186,7 +192,12 @@ int run_rotate(GlobalOptions& g, const RotateArgs& a) {
         if (!w.ok()) return fail(w.status().with_context("new recovery shares"));
         share_paths = std::move(*w);
     } else {
-        std::string text = next.to_text() + "\n";
+        std::string key_text = next.to_text();
+        std::string text;
+        text.reserve(key_text.size() + 1);  // no reallocation leaves a copy unwiped
+        text = key_text;
+        text += '\n';
+        secure_wipe(key_text.data(), key_text.size());
         Status st = write_new_file(a.out, as_bytes(text), 0600);
         secure_wipe(text.data(), text.size());
         if (!st.ok()) return fail(st.with_context("new recovery key file " + a.out));
@@ -200,7 +211,7 @@ int run_rotate(GlobalOptions& g, const RotateArgs& a) {
             return fail(statement.status().with_context(
                 "rotation stopped before the repository changed (it still uses the old recovery "
                 "key; " +
-                where + " holds a key nothing uses: delete it)"));
+                where + " holds a key nothing uses: destroy it)"));
         return fail(statement.status().with_context(
             "the repository now uses the new recovery key (" + where +
             "), but the rotation did not finish: run 'coffer key rotate-recovery' again with "

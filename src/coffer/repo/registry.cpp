@@ -127,6 +127,25 @@ Status register_host_key(store::Store& store, const RepoConfig& config, const Ho
 
 namespace {
 
+// The JSON without its signature, compact; empty when it is not a JSON object.
+std::string unsigned_body(ByteView bytes) {
+    json j = json::parse(as_chars(bytes), nullptr, false);
+    if (!j.is_object()) return {};
+    j.erase(std::string(k_signature_field));
+    try {
+        return j.dump();
+    } catch (const json::exception&) {
+        return {};
+    }
+}
+
+// A staged file counts only as the same text re-signed: one whose file was replaced by a
+// forgery meanwhile must not lend it the staged copy's signature.
+bool same_but_signature(ByteView a, ByteView b) {
+    std::string x = unsigned_body(a);
+    return !x.empty() && x == unsigned_body(b);
+}
+
 // One keys/<id>.pub: the entry, or the line saying why it registers nothing.
 struct ParsedEntry {
     std::optional<RegistryEntry> entry;
@@ -157,6 +176,7 @@ ParsedEntry parse_entry(const std::string& name, ByteView bytes, const RepoConfi
     e.problem = kind == j.end() || *kind != "host-key" ? "it is not a host key entry"
                                                        : signature_problem(j, config);
     e.status = e.trusted() ? "active" : "untrusted";
+    e.source = std::string(as_chars(bytes));
     return {std::move(e), {}};
 }
 
@@ -178,6 +198,7 @@ std::string apply_revocation(const std::string& key_id, ByteView bytes, const Re
         r.reason = reason != j.end() && reason->is_string() ? reason->get<std::string>() : "";
         r.snapshots_before_revocation = id_set(j, "snapshots");
         r.tombstones_before_revocation = id_set(j, "tombstones");
+        r.revocation_source = std::string(as_chars(bytes));
         e = std::move(r);
     } catch (const std::exception&) {
         return "it is malformed";
@@ -209,7 +230,8 @@ Result<Registry> load_registry(store::Store& store, const RepoConfig& config) {
     for (const auto& [name, bytes] : entries) {
         ParsedEntry parsed = parse_entry(name, bytes, config);
         if (!(parsed.entry && parsed.entry->trusted()))
-            if (auto s = staged.find(name); s != staged.end())
+            if (auto s = staged.find(name);
+                s != staged.end() && same_but_signature(bytes, s->second))
                 if (ParsedEntry other = parse_entry(name, s->second, config);
                     other.entry && other.entry->trusted())
                     parsed = std::move(other);
@@ -232,7 +254,8 @@ Result<Registry> load_registry(store::Store& store, const RepoConfig& config) {
         RegistryEntry& e = entry->second;
         std::string why = apply_revocation(key_id, bytes, config, e);
         if (!why.empty())
-            if (auto s = staged.find(name); s != staged.end())
+            if (auto s = staged.find(name);
+                s != staged.end() && same_but_signature(bytes, s->second))
                 if (apply_revocation(key_id, s->second, config, e).empty()) why.clear();
         if (!why.empty()) {
             // Fail closed: a revocation that was edited or damaged must not give the key back.
@@ -258,9 +281,9 @@ Status stage_rotated_registry(store::Store& store, const RepoConfig& config,
     TRY(old_key.check_matches(config));
     TRY(new_key.check_matches(new_config));
     TRY_ASSIGN(Registry registry, load_registry(store, config));
-    auto resign = [&](const std::string& name) -> Status {
-        TRY_ASSIGN(Bytes bytes, store.get(name));
-        json j = json::parse(as_chars(bytes), nullptr, false);
+    // The text load_registry verified, not the file read again: it may have been replaced since.
+    auto resign = [&](const std::string& name, const std::string& verified) -> Status {
+        json j = json::parse(verified, nullptr, false);
         if (!j.is_object()) return corruption(name + " is not JSON");
         j.erase(std::string(k_signature_field));
         TRY_ASSIGN(std::string text, sign_json(std::move(j), new_config, new_key));
@@ -270,8 +293,9 @@ Status stage_rotated_registry(store::Store& store, const RepoConfig& config,
         // An entry that does not verify now is not made to verify by a rotation.
         if (!e.trusted()) continue;
         std::string base = "keys/" + id;
-        TRY(resign(base + ".pub"));
-        if (e.retired() && !e.revocation_damaged) TRY(resign(base + ".revoked"));
+        TRY(resign(base + ".pub", e.source));
+        if (e.retired() && !e.revocation_damaged)
+            TRY(resign(base + ".revoked", e.revocation_source));
         // The host's secrets, sealed to the new key with the new keys recorded in them (a host
         // rebuilt from them opens the rotated repository directly).
         TRY_ASSIGN(Bytes sealed, store.get(base + ".secrets"));
@@ -282,6 +306,13 @@ Status stage_rotated_registry(store::Store& store, const RepoConfig& config,
                                    ") does not open with the recovery key: rotating would lose "
                                    "it; revoke that host first, or restore the file from a mirror");
         TRY_ASSIGN(HostKey host, HostKey::parse(text->view()));
+        // Anyone can seal secrets to the public recovery key: reseal only the registered key.
+        if (host.key_id_hex() != id || host.signing_public_key != e.signing_public_key ||
+            host.host != e.host)
+            return integrity_error(base + ".secrets does not hold the registered key of host " +
+                                   e.host +
+                                   " (forged?): rotation stopped before the repository "
+                                   "changed; restore the file from a mirror or revoke the host");
         host.recovery_public_key = new_config.recovery_public_key;
         host.registry_public_key = new_config.registry_public_key;
         SecretBytes secrets = host.serialize();
@@ -292,16 +323,32 @@ Status stage_rotated_registry(store::Store& store, const RepoConfig& config,
     return ok_status();
 }
 
-Result<size_t> promote_staged_registry(store::Store& store) {
+Result<size_t> promote_staged_registry(store::Store& store, const RepoConfig& config,
+                                       const RecoveryKey& current) {
+    TRY(current.check_matches(config));
     TRY_ASSIGN(auto objects, store.list("keys/"));
     size_t promoted = 0;
     for (const auto& o : objects) {
         if (!ends_with(o.name, ".next")) continue;
+        std::string base = o.name.substr(0, o.name.size() - 5);
         TRY_ASSIGN(Bytes bytes, store.get(o.name));
-        TRY(store.put(o.name.substr(0, o.name.size() - 5), bytes, store::PutMode::overwrite));
+        // Only what belongs to the config's keys replaces a file: a staged file of a rotation
+        // abandoned before its commit (or planted) is removed instead.
+        bool belongs;
+        if (ends_with(base, ".secrets")) {
+            belongs = crypto::open_sealed(current.private_key.view(), bytes,
+                                          host_secrets_context(config.id))
+                          .ok();
+        } else {
+            json j = json::parse(as_chars(bytes), nullptr, false);
+            auto existing = store.get(base);
+            belongs = j.is_object() && signature_problem(j, config).empty() && existing.ok() &&
+                      same_but_signature(*existing, bytes);
+        }
+        if (belongs) TRY(store.put(base, bytes, store::PutMode::overwrite));
         Status st = store.remove(o.name);
         if (!st.ok() && st.code() != Code::not_found) return st;
-        ++promoted;
+        if (belongs) ++promoted;
     }
     return promoted;
 }

@@ -37,6 +37,8 @@ struct RegistryEntry {
     std::set<Id> snapshots_before_revocation;
     std::set<Id> tombstones_before_revocation;
     bool revocation_damaged = false;  // keys/<id>.revoked exists but does not verify
+    // The verified text of keys/<id>.pub and keys/<id>.revoked (what a rotation re-signs).
+    std::string source, revocation_source;
 
     bool trusted() const { return problem.empty(); }
     bool retired() const { return status == "retired"; }
@@ -73,8 +75,11 @@ Result<RegistryEntry> revoke_host_key(store::Store& store, const RepoConfig& con
 Status stage_rotated_registry(store::Store& store, const RepoConfig& config,
                               const RecoveryKey& old_key, const RepoConfig& new_config,
                               const RecoveryKey& new_key);
-// After the config changed: each keys/*.next replaces the file it shadows. Returns how many.
-Result<size_t> promote_staged_registry(store::Store& store);
+// After the config changed (current is its key): each keys/*.next that verifies, or opens, with
+// the config's keys replaces the file it shadows; any other (left by a rotation abandoned
+// before its commit) is removed. Returns how many were promoted.
+Result<size_t> promote_staged_registry(store::Store& store, const RepoConfig& config,
+                                       const RecoveryKey& current);
 
 // A host name a registry entry (and a host key file name) may carry: 1 to 64 of [A-Za-z0-9._-],
 // not starting with '.' or '-'.

@@ -34,11 +34,13 @@ Result<RewrapStats> rewrap_packs(const std::shared_ptr<store::Store>& store,
     TRY_ASSIGN(Registry registry, load_registry(*store, config));
     RewrapStats stats;
 
-    std::map<Id, Sealed> sealed;  // by pack, from its header
+    std::map<Id, Sealed> sealed;           // by pack, from its header
+    std::map<Id, std::string> written_by;  // by pack: the host key id in its header
     auto classify = [&](const Id& pack) -> Result<Sealed> {
         if (auto it = sealed.find(pack); it != sealed.end()) return it->second;
         TRY_ASSIGN(Bytes bytes, store->get_range(pack_name(pack), 0, k_pack_header_size));
         TRY_ASSIGN(PackHeader header, parse_pack_header(bytes, pack.short_hex()));
+        written_by[pack] = to_hex(header.key_id);
         Sealed s = Sealed::neither;
         if (open_data_key_with(current.private_key.view(), config.id, header, pack.short_hex())
                 .ok())
@@ -58,6 +60,7 @@ Result<RewrapStats> rewrap_packs(const std::shared_ptr<store::Store>& store,
 
     std::vector<HostWork> hosts;
     std::vector<std::unique_ptr<Lock>> locks;
+    std::set<std::string> locked;  // host key ids
     for (const auto& [id, entry] : registry.entries) {
         if (!entry.trusted()) {
             stats.problems.push_back("host key " + id + " is not trusted (" + entry.problem +
@@ -74,6 +77,7 @@ Result<RewrapStats> rewrap_packs(const std::shared_ptr<store::Store>& store,
         lock_options.purpose = "rewrap";
         TRY_ASSIGN(auto lock, Lock::acquire_prune(store, id, lock_options));
         locks.push_back(std::move(lock));
+        locked.insert(id);
         HostWork w;
         w.key_id = id;
         TRY_ASSIGN(w.repo, Repository::open(store, &*host, &current));
@@ -147,6 +151,7 @@ Result<RewrapStats> rewrap_packs(const std::shared_ptr<store::Store>& store,
         TRY_ASSIGN(auto ids, w.repo->write_index_objects(w.replacement));
         stats.index_written += ids.size();
     }
+    for (auto& l : locks) TRY(l->check());
     // Phase 3: the index objects they replace. From here on only the current key restores.
     for (auto& w : hosts)
         for (const auto& o : w.affected) {
@@ -168,7 +173,13 @@ Result<RewrapStats> rewrap_packs(const std::shared_ptr<store::Store>& store,
         auto id = Id::parse_hex(o.name.substr(o.name.rfind('/') + 1));
         if (!id || indexed.count(*id)) continue;
         auto s = classify(*id);
-        if (!s.ok() || *s != Sealed::previous) continue;
+        if (!s.ok()) {
+            stats.problems.push_back("pack " + id->short_hex() + ": " + s.status().message());
+            continue;
+        }
+        // Only packs of the host keys locked here: a host skipped above keeps its packs (its
+        // index objects still name them), and no other key's writer is excluded by our locks.
+        if (*s != Sealed::previous || !locked.count(written_by[*id])) continue;
         TRY_ASSIGN(int64_t until, store->retained_until(o.name));
         if (until > now) {
             ++stats.packs_retained;

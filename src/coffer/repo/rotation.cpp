@@ -223,10 +223,15 @@ Result<std::string> rotate_recovery_key(store::Store& store, const RecoveryKey& 
     RepoConfig next_config = config;
     next_config.recovery_public_key = next.public_key;
     next_config.registry_public_key = next.registry_public_key(config.id);
-    TRY_ASSIGN(std::string statement, write_rotation(store, config, current, next));
+    // Staged files of an earlier rotation: finished if they belong to this config, else
+    // removed (that rotation was abandoned before its commit).
+    TRY(promote_staged_registry(store, config, current).status());
+    // Staged before the statement: a check that fails here (a forged or unreadable .secrets)
+    // leaves no statement naming a key that nothing uses.
     TRY(stage_rotated_registry(store, config, current, next_config, next));
+    TRY_ASSIGN(std::string statement, write_rotation(store, config, current, next));
     TRY(store.put(k_config_name, as_bytes(next_config.to_json()), store::PutMode::overwrite));
-    TRY(promote_staged_registry(store).status());
+    TRY(promote_staged_registry(store, next_config, next).status());
     return statement;
 }
 
