@@ -1,13 +1,14 @@
 // Mirroring a real repository (two backups) to an in-memory store: the mirror verifies on its
 // own and restores the same data; a mirror interrupted at every possible put is still a valid
 // repository and the next run completes it; a damaged source object is never copied; a mirror
-// of another repository is refused.
+// of another repository is refused; a rotated config is followed, a swapped one refused.
 #include "coffer/mirror/mirror.h"
 
 #include <gtest/gtest.h>
 
 #include "backup/backup_test_util.h"
 #include "coffer/backup/backup.h"
+#include "coffer/repo/rotation.h"
 #include "coffer/restore/restore.h"
 #include "coffer/store/mem/mem_store.h"
 #include "coffer/verify/verify.h"
@@ -158,6 +159,65 @@ TEST_F(MirrorTest, AnotherRepositoryIsRefused) {
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.status().code(), Code::already_exists);
     auto lag = compare(*s_repo->local, *other.local);
+    ASSERT_TRUE(lag.ok());
+    EXPECT_FALSE(lag->same_repository);
+}
+
+// After a recovery key rotation the primary's config names new keys: the mirror takes it,
+// because the signed statement leads there, and opens with a host key file of before. A config
+// swapped at the primary (same id, keys of someone else) is not copied.
+TEST_F(MirrorTest, ARotatedConfigIsFollowedAndASwappedOneIsRefused) {
+    TestRepo primary;
+    std::string src = primary.tmp.path() + "/src";
+    coffer::testing::make_source_tree(src);
+    backup::Options o;
+    o.paths = {src};
+    ASSERT_TRUE(backup::run(*primary.repository, o).ok());
+    auto to = std::make_shared<store::MemStore>();
+    ASSERT_TRUE(mirror(*primary.local, *to).ok());
+
+    repo::RecoveryKey next = repo::RecoveryKey::generate();
+    auto rotated = repo::rotate_recovery_key(*primary.local, primary.recovery_key, next);
+    ASSERT_TRUE(rotated.ok()) << rotated.status().to_string();
+    auto again = mirror(*primary.local, *to);
+    ASSERT_TRUE(again.ok()) << again.status().to_string();
+    EXPECT_EQ(*to->get("config"), *primary.local->get("config"));
+    EXPECT_TRUE(to->stat(*rotated).ok()) << *rotated;
+    auto lag = compare(*primary.local, *to);
+    ASSERT_TRUE(lag.ok());
+    EXPECT_TRUE(lag->same_repository);
+    EXPECT_EQ(lag->missing_objects, 0u);
+
+    // The mirror alone restores, with the old host key file and the new key beside the old one
+    // (the packs were not rewrapped).
+    auto opened = repo::Repository::open(to, &primary.host_key, &next);
+    ASSERT_TRUE(opened.ok()) << opened.status().to_string();
+    ASSERT_TRUE((*opened)->add_previous_recovery_key(primary.recovery_key).ok());
+    auto snaps = (*opened)->list_snapshots();
+    ASSERT_TRUE(snaps.ok() && snaps->size() == 1u);
+    restore::Options ro;
+    ro.target = primary.tmp.path() + "/restored";
+    auto restored = restore::restore(**opened, snaps->back(), ro);
+    ASSERT_TRUE(restored.ok()) << restored.status().to_string();
+    EXPECT_EQ(coffer::testing::read_file(ro.target + src + "/big.bin"),
+              coffer::testing::random_content(3 << 20, 42));
+
+    // Someone with write access at the primary swaps in a config of their own keys.
+    auto config = repo::RepoConfig::parse(*primary.local->get("config"));
+    ASSERT_TRUE(config.ok());
+    repo::RecoveryKey thief = repo::RecoveryKey::generate();
+    config->recovery_public_key = thief.public_key;
+    config->registry_public_key = thief.registry_public_key(config->id);
+    std::string forged = config->to_json();
+    ASSERT_TRUE(primary.local->put("config", as_bytes(forged), store::PutMode::overwrite).ok());
+    Bytes before = *to->get("config");
+    auto refused = mirror(*primary.local, *to);
+    ASSERT_FALSE(refused.ok());
+    EXPECT_EQ(refused.status().code(), Code::integrity) << refused.status().to_string();
+    EXPECT_NE(refused.status().message().find("no signed rotation statement"), std::string::npos)
+        << refused.status().to_string();
+    EXPECT_EQ(*to->get("config"), before);
+    lag = compare(*primary.local, *to);
     ASSERT_TRUE(lag.ok());
     EXPECT_FALSE(lag->same_repository);
 }

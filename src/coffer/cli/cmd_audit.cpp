@@ -14,6 +14,7 @@
 #include "coffer/backup/file_cache.h"
 #include "coffer/cli/common.h"
 #include "coffer/crypto/crypto.h"
+#include "coffer/repo/rotation.h"
 #include "coffer/util/file.h"
 
 namespace coffer::cli {
@@ -72,7 +73,7 @@ Result<audit::Journal> open_journal(GlobalOptions& g, bool with_store) {
     if (!*host)
         return not_found("no host key at " + host_key_path(g) +
                          ": the audit log belongs to a host key (pass --host-key)");
-    const repo::HostKey& h = **host;
+    repo::HostKey& h = **host;
     audit::JournalConfig c;
     c.repo_id = h.repository_id.hex();
     c.host_key_id = h.key_id_hex();
@@ -86,7 +87,16 @@ Result<audit::Journal> open_journal(GlobalOptions& g, bool with_store) {
         auto store = open_repository_store(g);
         if (store.ok()) {
             auto config = repo::Repository::read_config(**store);
-            if (config.ok() && config->id == h.repository_id) c.store = *store;
+            if (config.ok() && config->id == h.repository_id) {
+                c.store = *store;
+                // A host key file not yet moved on by a recovery key rotation seals new audit
+                // keys to the key that replaced it: one sealed to the old key would be lost
+                // with it (the rewrap reseals only what is there when it runs).
+                if (config->recovery_public_key != h.recovery_public_key) {
+                    auto moved = repo::follow_rotations(**store, *config, h);
+                    if (moved.ok() && *moved) c.recovery_public_key = h.recovery_public_key;
+                }
+            }
         }
     }
     return audit::Journal(std::move(c));

@@ -6,6 +6,8 @@
 #include <mutex>
 
 #include "coffer/crypto/crypto.h"
+#include "coffer/repo/keys.h"
+#include "coffer/repo/rotation.h"
 #include "coffer/util/thread_pool.h"
 
 namespace coffer::mirror {
@@ -58,11 +60,67 @@ Result<Listing> list_both(store::Store& from, store::Store& to) {
     return l;
 }
 
-Result<bool> same_config(store::Store& from, store::Store& to, const Listing& l) {
-    if (!l.to.count("config")) return true;
-    TRY_ASSIGN(Bytes a, from.get("config"));
-    TRY_ASSIGN(Bytes b, to.get("config"));
-    return a == b;
+// How the mirror's config stands to the primary's. Both name their repository by id; after a
+// recovery key rotation the primary's config names new keys, and it replaces the mirror's only
+// when signed rotation statements at the primary lead from the mirror's keys to the new ones,
+// as a host key file follows them (repo/rotation.h). Otherwise a config swapped at the primary
+// would spread to the copy kept for the day the primary is not trusted.
+enum class ConfigState { absent, same, rotated, other, unlinked };
+
+struct ConfigCheck {
+    ConfigState state = ConfigState::absent;
+    Bytes primary;  // the primary's config, as read (copied when rotated)
+};
+
+Result<ConfigCheck> check_config(store::Store& from, store::Store& to, const Listing& l) {
+    ConfigCheck c;
+    if (!l.to.count("config")) return c;
+    TRY_ASSIGN(c.primary, from.get("config"));
+    TRY_ASSIGN(Bytes there, to.get("config"));
+    if (c.primary == there) {
+        c.state = ConfigState::same;
+        return c;
+    }
+    auto ours = repo::RepoConfig::parse(c.primary);
+    auto theirs = repo::RepoConfig::parse(there);
+    if (!ours.ok()) return ours.status().with_context("the primary's config");
+    if (!theirs.ok() || theirs->id != ours->id) {
+        c.state = ConfigState::other;
+        return c;
+    }
+    TRY_ASSIGN(repo::Rotations rotations, repo::load_rotations(from, *ours));
+    bool linked = repo::rotation_chain(rotations, theirs->recovery_public_key,
+                                       theirs->registry_public_key, *ours)
+                      .has_value();
+    c.state = linked ? ConfigState::rotated : ConfigState::unlinked;
+    return c;
+}
+
+// The rotation statements, then the primary's config, before the rest of keys/: the registry
+// files re-signed under the new keys verify only against the new config, and the new config is
+// accepted only beside the statements. Whatever is copied of the rest, the mirror opens.
+Status replace_config(store::Store& from, store::Store& to, const Bytes& primary,
+                      std::vector<std::string>& keys_todo, const Options& options,
+                      std::atomic<uint64_t>& copied, std::atomic<uint64_t>& bytes) {
+    std::vector<std::string> rest;
+    for (const auto& name : keys_todo) {
+        if (name.rfind("keys/rotation-", 0) != 0) {
+            rest.push_back(name);
+            continue;
+        }
+        TRY_ASSIGN(Bytes data, from.get(name));
+        TRY(to.put(name, data, store::PutMode::overwrite).with_context("mirror " + name));
+        copied++;
+        bytes += data.size();
+        if (options.on_copied) options.on_copied(name, data.size());
+    }
+    keys_todo = std::move(rest);
+    TRY(to.put("config", primary, store::PutMode::overwrite)
+            .with_context("mirror to " + to.location() + ": replace the config"));
+    copied++;
+    bytes += primary.size();
+    if (options.on_copied) options.on_copied("config", primary.size());
+    return ok_status();
 }
 
 }  // namespace
@@ -71,14 +129,21 @@ Result<Outcome> mirror(store::Store& from, store::Store& to, const Options& opti
     TRY_ASSIGN(Listing l, list_both(from, to));
     if (!l.from.count("config"))
         return not_found("no repository at " + from.location() + " (no config object)");
-    TRY_ASSIGN(bool same, same_config(from, to, l));
-    if (!same)
+    TRY_ASSIGN(ConfigCheck config, check_config(from, to, l));
+    if (config.state == ConfigState::other)
         return already_exists(to.location() +
                               " holds another repository: mirror to an empty "
                               "location or to a mirror of this one");
+    if (config.state == ConfigState::unlinked)
+        return integrity_error(
+            "the primary's config names other keys than the mirror's at " + to.location() +
+            " and no signed rotation statement leads from them: nothing was copied; run coffer "
+            "verify on the primary (its config may have been replaced)");
     Outcome out;
     std::atomic<uint64_t> copied{0}, bytes{0}, present{0};
     for (const auto& group : k_groups) {
+        // A rotated config waits for keys/, which holds the statements that endorse it.
+        if (group == "config" && config.state == ConfigState::rotated) continue;
         std::vector<std::string> todo;
         for (const auto& [name, size] : l.from) {
             if (group_of(name) != group) continue;
@@ -118,6 +183,8 @@ Result<Outcome> mirror(store::Store& from, store::Store& to, const Options& opti
             std::stable_sort(todo.begin(), todo.end(),
                              [&](const auto& a, const auto& b) { return rank(a) < rank(b); });
         }
+        if (group == "keys/" && config.state == ConfigState::rotated)
+            TRY(replace_config(from, to, config.primary, todo, options, copied, bytes));
         std::mutex mu;
         Status first_error = ok_status();
         {
@@ -170,7 +237,9 @@ Result<Outcome> mirror(store::Store& from, store::Store& to, const Options& opti
 Result<Lag> compare(store::Store& from, store::Store& to) {
     TRY_ASSIGN(Listing l, list_both(from, to));
     Lag lag;
-    TRY_ASSIGN(lag.same_repository, same_config(from, to, l));
+    TRY_ASSIGN(ConfigCheck config, check_config(from, to, l));
+    lag.same_repository =
+        config.state != ConfigState::other && config.state != ConfigState::unlinked;
     std::map<std::string, uint64_t> by_folder;
     for (const auto& [name, size] : l.from) {
         auto there = l.to.find(name);

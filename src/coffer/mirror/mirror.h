@@ -8,7 +8,9 @@
 // entry. An interrupted mirror is resumed by running it again: only missing objects are copied.
 // audit/ (each host's audit log: immutable segments and checkpoints, checked by coffer audit
 // verify rather than by name) comes last, segments before checkpoints. locks/ are the primary's
-// own business and are not copied.
+// own business and are not copied. The mirror's config is replaced only after a recovery key
+// rotation at the primary, when signed statements (repo/rotation.h) lead from its keys to the
+// new ones; any other config of the same id is refused, as one of another repository is.
 //
 // Deletions (prune) are not propagated: a mirror only grows. Thread-safe per call; the stores
 // must be thread-safe (store.h).
