@@ -201,6 +201,9 @@ private:
     // The first file whose contents could not be restored (damaged, missing or tampered data,
     // a full disk).
     std::string m_damaged;
+    // Code::integrity, or the code of the chunk failure behind m_damaged when it says more (a
+    // wrong or rotated-out recovery key is Code::wrong_key: exit 6, not "damaged").
+    Code m_damaged_code = Code::integrity;
     std::condition_variable m_done;
     Outcome m_out;
     Progress m_progress;
@@ -278,10 +281,12 @@ void Restorer::write_file(Fd fd, int dirfd, Node node, std::string path,
                           std::shared_ptr<DirJob> job) {
     uint64_t written = 0;
     std::string failure;
+    Code code = Code::integrity;
     for (const Id& id : node.content) {
         auto data = m_repo.load_chunk(id, ChunkType::data);
         if (!data.ok()) {
             failure = data.status().message();
+            if (data.status().code() == Code::wrong_key) code = Code::wrong_key;
             break;
         }
         if (Status st = write_all(fd.fd, *data, path); !st.ok()) {
@@ -302,7 +307,10 @@ void Restorer::write_file(Fd fd, int dirfd, Node node, std::string path,
         unlinkat(dirfd, node.name.c_str(), 0);
         error(path, failure);
         std::lock_guard lock(m_mu);
-        if (m_damaged.empty()) m_damaged = path + ": " + failure;
+        if (m_damaged.empty()) {
+            m_damaged = path + ": " + failure;
+            m_damaged_code = code;
+        }
     }
     fd.reset();
     std::lock_guard lock(m_mu);
@@ -419,9 +427,13 @@ Result<Outcome> Restorer::run(const Id& root_tree) {
     // the backup. (With --overwrite, entries are already replaced in place; it reports them
     // like other errors.)
     if (!m_damaged.empty() && !m_opts.overwrite)
-        return integrity_error("restore stopped, nothing was made live: " + m_damaged +
-                               " (if the backup is damaged, 'coffer verify --read-data' names "
-                               "what; restore from a mirror or another snapshot)");
+        return Status(m_damaged_code,
+                      "restore stopped, nothing was made live: " + m_damaged +
+                          (m_damaged_code == Code::wrong_key
+                               ? std::string()
+                               : std::string(" (if the backup is damaged, 'coffer verify "
+                                             "--read-data' names what; restore from a mirror "
+                                             "or another snapshot)")));
     // Everything restored is on disk before the caller renames or swaps it into place (and
     // removes the old copy): one syncfs of the target's filesystem costs less than an fsync
     // per file, and a power cut can then leave an empty file only where none was made live.
