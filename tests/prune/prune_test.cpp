@@ -14,6 +14,7 @@
 #include "coffer/backup/backup.h"
 #include "coffer/repo/keys.h"
 #include "coffer/verify/verify.h"
+#include "store/retaining_store.h"
 
 namespace coffer::prune {
 namespace {
@@ -21,52 +22,13 @@ namespace {
 using coffer::testing::random_content;
 using coffer::testing::TestRepo;
 using coffer::testing::write_file;
+using store::testing::RetainingStore;
 namespace fs = std::filesystem;
 
 ::testing::Environment* const g_env =
     ::testing::AddGlobalTestEnvironment(new coffer::testing::CryptoEnvironment);
 
 constexpr int64_t k_hour_ns = 3600LL * 1000000000;
-
-// Reports a retention date for every object whose name starts with one of the prefixes, as an
-// S3 bucket with Object Lock would. (Only a fault of sorts: the real S3 path is S3ObjectLock.*)
-class RetainingStore final : public store::Store {
-public:
-    RetainingStore(std::shared_ptr<store::Store> inner, std::vector<std::string> prefixes,
-                   int64_t until)
-        : m_inner(std::move(inner)), m_prefixes(std::move(prefixes)), m_until(until) {}
-    Status put(std::string_view n, ByteView d, store::PutMode m) override {
-        return m_inner->put(n, d, m);
-    }
-    using Store::put;
-    Result<Bytes> get(std::string_view n) override { return m_inner->get(n); }
-    Result<Bytes> get_range(std::string_view n, uint64_t o, uint64_t l) override {
-        return m_inner->get_range(n, o, l);
-    }
-    Result<store::ObjectInfo> stat(std::string_view n) override { return m_inner->stat(n); }
-    Result<std::vector<store::ObjectInfo>> list(std::string_view p) override {
-        return m_inner->list(p);
-    }
-    Status remove(std::string_view n) override {
-        if (retained(n)) return {Code::permission, "object is under retention"};
-        return m_inner->remove(n);
-    }
-    Result<int64_t> retained_until(std::string_view n) override {
-        return retained(n) ? m_until : int64_t{0};
-    }
-    store::Capabilities capabilities() const override { return m_inner->capabilities(); }
-    std::string location() const override { return m_inner->location(); }
-
-private:
-    bool retained(std::string_view n) const {
-        for (const auto& p : m_prefixes)
-            if (n.starts_with(p)) return true;
-        return false;
-    }
-    std::shared_ptr<store::Store> m_inner;
-    std::vector<std::string> m_prefixes;
-    int64_t m_until;
-};
 
 using Contents = std::map<std::string, std::string>;  // snapshot path -> file bytes
 

@@ -15,6 +15,7 @@
 #include "coffer/repo/rotation.h"
 #include "coffer/store/mem/mem_store.h"
 #include "repo/repo_test_util.h"
+#include "store/retaining_store.h"
 
 namespace coffer::repo {
 namespace {
@@ -200,6 +201,42 @@ TEST_F(RotationTest, RewrapLeavesThePacksOfAHostKeyItCannotMove) {
     // Every one of web2's packs is still there, sealed to the old key.
     EXPECT_EQ(mem->list("packs/")->size(), all_packs);
     EXPECT_GE(packs_opening_with(created->recovery_key), 1u);
+}
+
+// An index object under Object Lock cannot be replaced yet: rewrap keeps it and the old packs
+// it names (the old key still reads them, and nothing is marked done), and a run after the
+// date finishes the job.
+TEST_F(RotationTest, AnIndexUnderObjectLockIsKeptUntilItsDateAndTheNextRunFinishes) {
+    const HostKey host = created->host_key;
+    const RecoveryKey& old_key = created->recovery_key;
+    std::vector<Id> ids = write_chunks(host, 6, 3);
+    RecoveryKey new_key = RecoveryKey::generate();
+    ASSERT_TRUE(rotate_recovery_key(*mem, old_key, new_key).ok());
+
+    const int64_t until = now_unix_ns() + 3600LL * 1000000000;
+    auto locked = std::make_shared<store::testing::RetainingStore>(
+        mem, std::vector<std::string>{"index/"}, until);
+    auto first = rewrap_packs(locked, new_key, old_key);
+    ASSERT_TRUE(first.ok()) << first.status().to_string();
+    EXPECT_FALSE(first->complete());
+    EXPECT_GT(first->index_retained, 0u);
+    EXPECT_GT(first->packs_retained, 0u);
+    EXPECT_EQ(first->retained_until, until);
+    EXPECT_TRUE(first->problems.empty()) << first->problems.front();
+    EXPECT_GT(first->packs_rewrapped, 0u);
+    // Either key reads everything meanwhile: the copies are indexed, the old packs still named.
+    EXPECT_EQ(readable(host, new_key, ids), ids.size());
+    EXPECT_EQ(readable(host, old_key, ids), ids.size());
+
+    locked->release();
+    auto second = rewrap_packs(locked, new_key, old_key);
+    ASSERT_TRUE(second.ok()) << second.status().to_string();
+    EXPECT_TRUE(second->complete());
+    EXPECT_EQ(second->packs_rewrapped, 0u) << "the copies of the first run were made again";
+    EXPECT_GT(second->index_removed, 0u);
+    EXPECT_EQ(packs_opening_with(old_key), 0u);
+    EXPECT_EQ(readable(host, new_key, ids), ids.size());
+    EXPECT_FALSE(Repository::open(mem, &host, &old_key).ok());
 }
 
 }  // namespace

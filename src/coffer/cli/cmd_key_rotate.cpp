@@ -78,6 +78,7 @@ void report(const GlobalOptions& g, const Finished& f, const nlohmann::json& ext
                            {"packs_current", r.packs_current},
                            {"index_written", r.index_written},
                            {"index_removed", r.index_removed},
+                           {"index_retained", r.index_retained},
                            {"packs_removed", r.packs_removed},
                            {"packs_retained", r.packs_retained},
                            {"bytes_written", r.bytes_written},
@@ -104,11 +105,12 @@ void report(const GlobalOptions& g, const Finished& f, const nlohmann::json& ext
         r.packs_rewrapped, human_bytes(r.bytes_written).c_str(), r.packs_current, r.packs_removed,
         r.index_removed);
     for (const auto& p : r.problems) std::fprintf(stderr, "coffer: problem: %s\n", p.c_str());
-    if (r.packs_retained)
+    if (r.packs_retained || r.index_retained)
         std::printf(
-            "%zu old packs are kept by Object Lock until %s: the old key opens them until "
-            "then; run --rewrap again afterwards\n",
-            r.packs_retained, repo::format_rfc3339(r.retained_until).substr(0, 19).c_str());
+            "%zu old packs and %zu replaced index objects are kept by Object Lock until %s: "
+            "the old key opens them until then; run --rewrap again afterwards\n",
+            r.packs_retained, r.index_retained,
+            repo::format_rfc3339(r.retained_until).substr(0, 19).c_str());
     if (r.complete())
         std::printf(
             "every pack is sealed to the new recovery key: the old one opens nothing in "

@@ -153,8 +153,20 @@ Result<RewrapStats> rewrap_packs(const std::shared_ptr<store::Store>& store,
     }
     for (auto& l : locks) TRY(l->check());
     // Phase 3: the index objects they replace. From here on only the current key restores.
+    // One under Object Lock stays until its date, as prune leaves it, and so do the old packs it
+    // names; a run after that date removes both (the copies are indexed already).
+    const int64_t now = now_unix_ns();
+    std::set<Id> kept_by_index;
     for (auto& w : hosts)
         for (const auto& o : w.affected) {
+            TRY_ASSIGN(int64_t until, store->retained_until(index_name(o.id)));
+            if (until > now) {
+                ++stats.index_retained;
+                stats.retained_until = std::max(stats.retained_until, until);
+                for (const auto& p : o.packs)
+                    if (w.old_packs.count(p.pack)) kept_by_index.insert(p.pack);
+                continue;
+            }
             Status st = store->remove(index_name(o.id));
             if (!st.ok() && st.code() != Code::not_found) return st;
             ++stats.index_removed;
@@ -168,7 +180,6 @@ Result<RewrapStats> rewrap_packs(const std::shared_ptr<store::Store>& store,
             for (const auto& p : o.packs) indexed.insert(p.pack);
     }
     TRY_ASSIGN(auto listed, store->list("packs/"));
-    int64_t now = now_unix_ns();
     for (const auto& o : listed) {
         auto id = Id::parse_hex(o.name.substr(o.name.rfind('/') + 1));
         if (!id || indexed.count(*id)) continue;
@@ -190,9 +201,10 @@ Result<RewrapStats> rewrap_packs(const std::shared_ptr<store::Store>& store,
         if (!st.ok() && st.code() != Code::not_found) return st;
         ++stats.packs_removed;
     }
+    stats.packs_retained += kept_by_index.size();
     for (auto& w : hosts)
         for (const auto& p : w.old_packs)
-            if (indexed.count(p))
+            if (indexed.count(p) && !kept_by_index.count(p))
                 stats.problems.push_back("pack " + p.short_hex() +
                                          " is still named by an index object of host key " +
                                          w.key_id + " and was kept");

@@ -27,14 +27,17 @@ struct RewrapStats {
     size_t packs_current = 0;    // indexed packs sealed to the current key already
     size_t index_written = 0;
     size_t index_removed = 0;
-    size_t packs_removed = 0;    // sealed to the previous key, removed
-    size_t packs_retained = 0;   // sealed to the previous key, kept by Object Lock for now
+    size_t index_retained = 0;  // replaced index objects Object Lock keeps for now
+    size_t packs_removed = 0;   // sealed to the previous key, removed
+    // Sealed to the previous key, kept by Object Lock for now (or named by an index object it
+    // keeps: those packs stay readable with the previous key until the index can go).
+    size_t packs_retained = 0;
     int64_t retained_until = 0;  // ns since the epoch: the latest such date
     uint64_t bytes_written = 0;
     std::vector<std::string> problems;  // what was left as it was, and why; one line each
 
     // Nothing the previous key opens is left.
-    bool complete() const { return packs_retained == 0 && problems.empty(); }
+    bool complete() const { return packs_retained == 0 && index_retained == 0 && problems.empty(); }
 };
 
 // current must be the config's recovery key and previous one it replaced (repo/rotation.h).
