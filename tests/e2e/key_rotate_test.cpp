@@ -6,6 +6,7 @@
 // audit key it made before following, and both steps are on the audit record without key
 // material.
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 
@@ -76,6 +77,13 @@ TEST_F(KeyRotate, RotateThenRewrapLaterWithBothKeysAndEveryHostFollows) {
     RunResult again = repo.run({"key", "rotate-recovery", "--out", new_key}, Keys::both);
     EXPECT_NE(again.exit_code, 0) << again.describe();
     EXPECT_TRUE(again.one_line_error()) << again.describe();
+
+    // key list shows the rotation, not yet rewrapped.
+    RunResult listed = repo.run({"--json", "key", "list"});
+    ASSERT_EQ(listed.exit_code, 0) << listed.describe();
+    auto rots = listed.json()["recovery_key_rotations"];
+    ASSERT_EQ(rots.size(), 1u) << listed.out;
+    EXPECT_EQ(rots[0]["rewrapped"], "") << listed.out;
 
     // A new backup on host 1 writes packs sealed to the new key.
     write_file(data + "/changed.bin", prng_bytes(400000, 23));
@@ -164,6 +172,18 @@ TEST_F(KeyRotate, RotateThenRewrapLaterWithBothKeysAndEveryHostFollows) {
         fresh);
     EXPECT_EQ(rebuilt.exit_code, 0) << rebuilt.describe();
     EXPECT_TRUE(exists(dir / "rebuilt.key.audit")) << rebuilt.describe();
+
+    listed = repo.run({"--json", "key", "list"});
+    ASSERT_EQ(listed.exit_code, 0) << listed.describe();
+    EXPECT_NE(listed.json()["recovery_key_rotations"][0]["rewrapped"], "") << listed.out;
+    // A statement someone else wrote links nothing, and verify and key list report it.
+    write_file(repo.repo + "/keys/rotation-" + std::string(64, 'a') + ".json", "{}");
+    v = run_process(coffer_bin(), {"--repo", repo.repo, "--host-key", repo.host_key, "verify"},
+                    {repo.base_env()});
+    EXPECT_EQ(v.exit_code, 5) << v.describe();
+    EXPECT_TRUE(contains(v.out + v.err, "rotation statement")) << v.describe();
+    EXPECT_EQ(repo.run({"key", "list"}).exit_code, 5);
+    ::unlink((repo.repo + "/keys/rotation-" + std::string(64, 'a') + ".json").c_str());
 
     // Both steps are on host 1's audit record, without key material.
     RunResult log = repo.run({"audit", "show", "--json", "--action", "key.rotate-recovery"});

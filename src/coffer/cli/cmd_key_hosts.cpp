@@ -7,6 +7,7 @@
 
 #include "coffer/cli/common.h"
 #include "coffer/repo/registry.h"
+#include "coffer/repo/rotation.h"
 
 namespace coffer::cli {
 
@@ -98,6 +99,10 @@ int run_list(GlobalOptions& g) {
     std::vector<std::string> problems = registry->problems;
     for (const auto& [id, e] : registry->entries)
         if (!e.trusted()) problems.push_back("keys/" + id + ".pub is not trusted: " + e.problem);
+    auto rotations = repo::load_rotations(**store, *config);
+    if (!rotations.ok()) return fail(rotations.status());
+    for (const auto& p : rotations->problems) problems.push_back(p);
+    auto fp = [](const Bytes& key) { return to_hex(key).substr(0, 16); };
     if (g.json) {
         nlohmann::json keys = nlohmann::json::array();
         for (const auto& [id, e] : registry->entries) {
@@ -115,7 +120,18 @@ int run_list(GlobalOptions& g) {
             if (e.revocation_damaged) k["revocation_damaged"] = true;
             keys.push_back(std::move(k));
         }
-        print_json({{"repository_id", config->id.hex()}, {"keys", keys}, {"problems", problems}});
+        nlohmann::json rots = nlohmann::json::array();
+        for (const auto& r : rotations->statements)
+            rots.push_back({{"statement", r.name},
+                            {"created", r.created},
+                            {"from_recovery_key", fp(r.from_recovery)},
+                            {"to_recovery_key", fp(r.to_recovery)},
+                            {"rewrapped", r.rewrapped}});
+        print_json({{"repository_id", config->id.hex()},
+                    {"recovery_key", fp(config->recovery_public_key)},
+                    {"keys", keys},
+                    {"recovery_key_rotations", rots},
+                    {"problems", problems}});
     } else {
         std::printf("%-32s  %-20s  %-9s  %-20s  %s\n", "KEY ID", "HOST", "STATUS", "CREATED",
                     "SIGNING KEY");
@@ -129,6 +145,17 @@ int run_list(GlobalOptions& g) {
                             e.revoked.substr(0, 19).c_str(), e.reason.empty() ? "" : ": ",
                             e.reason.c_str(), e.snapshots_before_revocation.size());
         }
+        std::printf("\nrecovery key %s", fp(config->recovery_public_key).c_str());
+        if (rotations->statements.empty()) std::printf(" (never rotated)");
+        std::printf("\n");
+        for (const auto& r : rotations->statements)
+            std::printf(
+                "    rotated %s: %s replaced by %s; %s\n", r.created.substr(0, 19).c_str(),
+                fp(r.from_recovery).c_str(), fp(r.to_recovery).c_str(),
+                r.rewrapped.empty()
+                    ? "packs not yet rewrapped (the old key still reads them)"
+                    : ("rewrapped " + r.rewrapped.substr(0, 19) + ", the old key opens nothing")
+                          .c_str());
         for (const auto& p : problems) std::fprintf(stderr, "coffer: problem: %s\n", p.c_str());
     }
     return problems.empty() ? k_exit_ok : k_exit_integrity;

@@ -10,6 +10,7 @@
 #include <unordered_set>
 
 #include "coffer/repo/meta.h"
+#include "coffer/repo/rotation.h"
 #include "coffer/repo/tree.h"
 #include "coffer/util/encoding.h"
 #include "coffer/util/thread_pool.h"
@@ -101,6 +102,13 @@ Result<Report> Checker::run(const HostKey* host, const RecoveryKey* recovery) {
                         "; a key is registered only with the recovery key ('coffer key "
                         "add-host'), so someone else wrote this one");
     }
+    // A rotation statement that does not verify links nothing (hosts refuse to follow it), but
+    // someone wrote it: as with an untrusted registry entry, that is for the operator to see.
+    auto rotations = load_rotations(*m_store, config);
+    if (!rotations.ok())
+        problem(rotations.status().message());
+    else
+        for (const auto& p : rotations->problems) problem(p);
 
     // Level 1: names, hashes, shapes and signatures of every object. With --read-data the packs
     // are checked after the index is loaded, so that each pack is read once for both levels.
