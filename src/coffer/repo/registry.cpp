@@ -5,6 +5,7 @@
 
 #include "coffer/crypto/crypto.h"
 #include "coffer/repo/meta.h"
+#include "coffer/repo/signed_json.h"
 
 namespace coffer::repo {
 
@@ -13,43 +14,17 @@ using json = nlohmann::json;
 namespace {
 
 constexpr std::string_view k_signature_field = "registry_signature";
-
-// What the registry key signs: the object's JSON without its signature, in nlohmann's dump
-// (keys sorted, no whitespace), so that the signature covers every field, "kind" included (an
-// entry cannot pass for a revocation).
-Result<Bytes> signed_message(const json& j, const Id& repo_id) {
-    json body = j;
-    body.erase(std::string(k_signature_field));
-    Bytes m = to_bytes(info::registry_signature);
-    append(m, repo_id.view());
-    try {
-        append(m, as_bytes(body.dump()));
-    } catch (const json::exception&) {
-        return corruption("holds text that is not UTF-8");
-    }
-    return m;
-}
+// Registry entries and revocations: signed by the config's registry key (signed_json.h).
+constexpr SignedJsonScheme k_scheme{info::registry_signature, k_signature_field};
 
 Result<std::string> sign_json(json j, const RepoConfig& config, const RecoveryKey& recovery) {
-    SecretBytes seed = recovery.registry_seed(config.id);
-    TRY_ASSIGN(Bytes message, signed_message(j, config.id));
-    TRY_ASSIGN(Bytes signature, crypto::ed25519_sign(seed.view(), message));
-    j[std::string(k_signature_field)] = to_hex(signature);
-    return j.dump(2) + "\n";
+    return repo::sign_json(std::move(j), k_scheme, config.id, recovery);
 }
 
 // Empty when j carries a valid registry signature, else why not.
 std::string signature_problem(const json& j, const RepoConfig& config) {
-    auto sig = j.find(k_signature_field);
-    if (sig == j.end() || !sig->is_string()) return "it is not signed";
-    auto bytes = from_hex(sig->get<std::string>());
-    if (!bytes || bytes->size() != crypto::k_ed25519_signature_size)
-        return "its signature is malformed";
-    auto message = signed_message(j, config.id);
-    if (!message.ok()) return "it " + message.status().message();
-    if (!crypto::ed25519_verify(config.registry_public_key, *message, *bytes))
-        return "its signature does not verify with the repository's registry key";
-    return {};
+    std::string p = json_signature_problem(j, k_scheme, config.id, config.registry_public_key);
+    return p == "its signature does not verify" ? p + " with the repository's registry key" : p;
 }
 
 std::string field(const json& j, const char* name) {

@@ -7,6 +7,7 @@
 
 #include "coffer/crypto/crypto.h"
 #include "coffer/repo/registry.h"
+#include "coffer/repo/signed_json.h"
 
 namespace coffer::repo {
 
@@ -21,34 +22,16 @@ bool ends_with(std::string_view s, std::string_view suffix) {
     return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
 
-Result<Bytes> signed_message(const json& j, const Id& repo_id) {
-    json body = j;
-    body.erase(std::string(k_signature_field));
-    Bytes m = to_bytes(info::rotation_signature);
-    append(m, repo_id.view());
-    try {
-        append(m, as_bytes(body.dump()));
-    } catch (const json::exception&) {
-        return corruption("holds text that is not UTF-8");
-    }
-    return m;
-}
+// Statements are signed by the registry key they rotate from, rewrap records by the one they
+// rotate to (signed_json.h).
+constexpr SignedJsonScheme k_scheme{info::rotation_signature, k_signature_field};
 
 Result<std::string> sign(json j, const Id& repo_id, const RecoveryKey& signer) {
-    SecretBytes seed = signer.registry_seed(repo_id);
-    TRY_ASSIGN(Bytes message, signed_message(j, repo_id));
-    TRY_ASSIGN(Bytes signature, crypto::ed25519_sign(seed.view(), message));
-    j[std::string(k_signature_field)] = to_hex(signature);
-    return j.dump(2) + "\n";
+    return sign_json(std::move(j), k_scheme, repo_id, signer);
 }
 
 bool signature_verifies(const json& j, const Id& repo_id, ByteView public_key) {
-    auto sig = j.find(k_signature_field);
-    if (sig == j.end() || !sig->is_string()) return false;
-    auto bytes = from_hex(sig->get<std::string>());
-    if (!bytes || bytes->size() != crypto::k_ed25519_signature_size) return false;
-    auto message = signed_message(j, repo_id);
-    return message.ok() && crypto::ed25519_verify(public_key, *message, *bytes);
+    return json_signature_problem(j, k_scheme, repo_id, public_key).empty();
 }
 
 Bytes key_field(const json& j, const char* name) {
