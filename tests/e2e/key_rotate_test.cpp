@@ -193,5 +193,48 @@ TEST_F(KeyRotate, RotateThenRewrapLaterWithBothKeysAndEveryHostFollows) {
     EXPECT_FALSE(contains(log.out, "crk1-")) << log.out;
 }
 
+// A key held only as shares (init --shares) is rotated with its shares, and the deferred rewrap
+// takes the old key as shares too: no whole old key ever has to be written to a file.
+TEST(KeyRotateShares, TheOldKeyAsSharesRewrapsAndOneShareIsNotEnough) {
+    TempDir dir;
+    Repo repo{dir.path()};
+    std::string data = dir / "data", shares = dir / "shares", new_key = dir / "new.key";
+    make_dir(data);
+    write_file(data + "/db.sql", prng_bytes(700000, 31));
+    RunResult init = run_process(coffer_bin(),
+                                 {"--repo", repo.repo, "--host-key", repo.host_key, "init",
+                                  "--shares", "2-of-3", "--shares-out", shares},
+                                 {repo.base_env()});
+    ASSERT_EQ(init.exit_code, 0) << init.describe();
+    std::string s1 = shares + "/share-1-of-3.txt", s3 = shares + "/share-3-of-3.txt";
+    std::string id = repo.backup({data})["snapshot_id"];
+
+    RunResult rot = repo.run({"--recovery-share", s1, "--recovery-share", s3, "key",
+                              "rotate-recovery", "--out", new_key});
+    ASSERT_EQ(rot.exit_code, 0) << rot.describe();
+
+    auto rewrap = [&](std::vector<std::string> previous) {
+        std::vector<std::string> args = {"--recovery-key-file", new_key};
+        args.insert(args.end(), previous.begin(), previous.end());
+        args.insert(args.end(), {"key", "rotate-recovery", "--rewrap"});
+        return repo.run(args);
+    };
+    RunResult one = rewrap({"--previous-recovery-share", s1});
+    EXPECT_NE(one.exit_code, 0) << one.describe();
+    EXPECT_TRUE(one.one_line_error()) << one.describe();
+    EXPECT_TRUE(contains(one.err, "--previous-recovery-share")) << one.describe();
+
+    RunResult done = rewrap({"--previous-recovery-share", s1, "--previous-recovery-share", s3});
+    ASSERT_EQ(done.exit_code, 0) << done.describe();
+    RunResult restore =
+        repo.run({"--recovery-key-file", new_key, "restore", id, "--target", dir / "restored"});
+    ASSERT_EQ(restore.exit_code, 0) << restore.describe();
+    EXPECT_EQ(diff_manifests(scan_tree(data), scan_tree(restored(dir / "restored", data))), "");
+    RunResult old = repo.run(
+        {"--recovery-share", s1, "--recovery-share", s3, "restore", id, "--target", dir / "old"});
+    EXPECT_EQ(old.exit_code, 6) << old.describe();
+    EXPECT_TRUE(contains(old.err, "rotated out")) << old.describe();
+}
+
 }  // namespace
 }  // namespace coffer::e2e

@@ -36,6 +36,10 @@ int run(int argc, char** argv) {
     app.add_option("--previous-recovery-key-file", g.previous_recovery_key_file,
                    "After 'coffer key rotate-recovery' without --rewrap: the recovery key it "
                    "replaced, for the packs still sealed to it");
+    app.add_option("--previous-recovery-share", g.previous_recovery_shares,
+                   "A share file of that replaced key; K of them stand in for "
+                   "--previous-recovery-key-file. Repeat once per share")
+        ->allow_extra_args(false);
     app.add_flag("--json", g.json, "Machine-readable output");
     app.add_flag("-q,--quiet", g.quiet, "Print only errors and results");
     app.add_option("--threads", g.threads, "Worker threads (default: one per core)");

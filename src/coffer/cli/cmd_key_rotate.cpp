@@ -144,11 +144,11 @@ int run_rotate(GlobalOptions& g, const RotateArgs& a) {
     }
 
     // --previous-recovery-key-file (a global option): finish a rotation, or rewrap after one.
-    if (!g.previous_recovery_key_file.empty()) {
+    if (previous_recovery_key_given(g)) {
         // Finishing an interrupted rotation, or rewrapping after one made without --rewrap.
-        auto previous = repo::RecoveryKey::load(g.previous_recovery_key_file);
-        if (!previous.ok())
-            return fail(previous.status().with_context(g.previous_recovery_key_file));
+        auto loaded = load_previous_recovery_key_if_given(g);
+        if (!loaded.ok()) return fail(loaded.status());
+        auto& previous = *loaded;
         auto prole = repo::recovery_key_role(**store, *config, *previous, true);
         if (!prole.ok()) return fail(prole.status().with_context("--previous-recovery-key-file"));
         if (*prole == repo::RecoveryKeyRole::current)

@@ -66,10 +66,10 @@ int run_verify(GlobalOptions& g, const VerifyArgs& a) {
         if (std::string id = remembered_latest(state); !id.empty()) opts.expected_latest = id;
     }
     std::optional<repo::RecoveryKey> previous;
-    if (!g.previous_recovery_key_file.empty()) {
-        auto p = repo::RecoveryKey::load(g.previous_recovery_key_file);
-        if (!p.ok()) return fail(p.status().with_context(g.previous_recovery_key_file));
-        previous = std::move(*p);
+    if (auto p = load_previous_recovery_key_if_given(g); !p.ok()) {
+        return fail(p.status());
+    } else if (*p) {
+        previous = std::move(**p);
         opts.previous_recovery = &*previous;
     }
     ProgressLine line(!g.quiet && !g.json);

@@ -383,6 +383,31 @@ Result<std::optional<repo::RecoveryKey>> load_recovery_key_if_given(const Global
     return std::optional<repo::RecoveryKey>(std::move(key));
 }
 
+Result<std::optional<repo::RecoveryKey>> load_previous_recovery_key_if_given(
+    const GlobalOptions& g) {
+    if (!g.previous_recovery_shares.empty()) {
+        if (!g.previous_recovery_key_file.empty())
+            return invalid_argument(
+                "give --previous-recovery-key-file or --previous-recovery-share, not both");
+        std::vector<repo::RecoveryShare> shares;
+        for (const auto& path : g.previous_recovery_shares) {
+            if (path == "-")
+                return invalid_argument(
+                    "--previous-recovery-share takes share files, not '-': save each share of "
+                    "the old key to a file (0600) and pass its path");
+            TRY_ASSIGN(auto share, repo::RecoveryShare::load(path));
+            shares.push_back(std::move(share));
+        }
+        auto key = repo::recover_from_shares(shares);
+        if (!key.ok()) return key.status().with_context("--previous-recovery-share");
+        return std::optional<repo::RecoveryKey>(std::move(*key));
+    }
+    if (g.previous_recovery_key_file.empty()) return std::optional<repo::RecoveryKey>();
+    auto key = repo::RecoveryKey::load(g.previous_recovery_key_file);
+    if (!key.ok()) return key.status().with_context(g.previous_recovery_key_file);
+    return std::optional<repo::RecoveryKey>(std::move(*key));
+}
+
 Status check_recovery_key(const GlobalOptions& g, const repo::RecoveryKey& key,
                           const repo::RepoConfig& config) {
     Status st = key.check_matches(config);
@@ -431,11 +456,10 @@ Result<OpenedRepo> open_repository(GlobalOptions& g, KeyNeed need) {
     }
     TRY_ASSIGN(out.repo, repo::Repository::open(out.store, out.host ? &*out.host : nullptr,
                                                 out.recovery ? &*out.recovery : nullptr));
-    if (!g.previous_recovery_key_file.empty()) {
-        TRY_ASSIGN(auto previous, repo::RecoveryKey::load(g.previous_recovery_key_file));
-        TRY(out.repo->add_previous_recovery_key(previous).with_context(
-            "--previous-recovery-key-file"));
-    }
+    TRY_ASSIGN(auto previous, load_previous_recovery_key_if_given(g));
+    if (previous)
+        TRY(out.repo->add_previous_recovery_key(*previous).with_context(
+            "the previous recovery key"));
     return out;
 }
 

@@ -56,6 +56,8 @@ struct GlobalOptions {
     std::vector<std::string> recovery_shares;
     // A recovery key rotated out (repo/rotation.h): read packs still sealed to it.
     std::string previous_recovery_key_file;
+    // --previous-recovery-share FILE, repeated: K shares of that key stand in for the file.
+    std::vector<std::string> previous_recovery_shares;
     // --file on verify, restore and ls: a backup file (archive/archive.h) stands in for the
     // repository, and this host's key (of some repository, or none) is not used to read it.
     std::string backup_file;
@@ -120,6 +122,14 @@ Result<bool> follow_rotation_in_key_file(const GlobalOptions& g, store::Store& s
 // The recovery key from --recovery-key-file, or combined from the --recovery-share files (not
 // both); none when neither is given.
 Result<std::optional<repo::RecoveryKey>> load_recovery_key_if_given(const GlobalOptions& g);
+// The rotated-out key from --previous-recovery-key-file or its --previous-recovery-share files
+// (not both); none when neither is given.
+Result<std::optional<repo::RecoveryKey>> load_previous_recovery_key_if_given(
+    const GlobalOptions& g);
+// Whether a previous recovery key was given, as a file or as shares.
+inline bool previous_recovery_key_given(const GlobalOptions& g) {
+    return !g.previous_recovery_key_file.empty() || !g.previous_recovery_shares.empty();
+}
 // Code::wrong_key when key is not the repository's, worded for shares when they were given.
 Status check_recovery_key(const GlobalOptions& g, const repo::RecoveryKey& key,
                           const repo::RepoConfig& config);
