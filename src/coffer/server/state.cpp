@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 #include <sys/stat.h>
 
+#include "coffer/server/sqlite.h"
 #include "coffer/util/file.h"
 
 namespace coffer::server {
@@ -30,46 +31,6 @@ CREATE TABLE IF NOT EXISTS schedule (
 );
 )sql";
 
-// A prepared statement that finalizes itself.
-class Stmt {
-public:
-    Stmt(sqlite3* db, const char* sql) : m_db(db) {
-        m_rc = sqlite3_prepare_v2(db, sql, -1, &m_st, nullptr);
-    }
-    ~Stmt() { sqlite3_finalize(m_st); }
-    Stmt(const Stmt&) = delete;
-    Stmt& operator=(const Stmt&) = delete;
-
-    Stmt& bind(int i, int64_t v) {
-        if (m_rc == SQLITE_OK) m_rc = sqlite3_bind_int64(m_st, i, v);
-        return *this;
-    }
-    Stmt& bind(int i, const std::string& v) {
-        if (m_rc == SQLITE_OK)
-            m_rc =
-                sqlite3_bind_text(m_st, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-        return *this;
-    }
-    // SQLITE_ROW, SQLITE_DONE, or an error code.
-    int step() {
-        if (m_rc != SQLITE_OK) return m_rc;
-        return sqlite3_step(m_st);
-    }
-    int64_t i64(int col) const { return sqlite3_column_int64(m_st, col); }
-    std::string text(int col) const {
-        const unsigned char* t = sqlite3_column_text(m_st, col);
-        return t ? reinterpret_cast<const char*>(t) : "";
-    }
-    Status error(const std::string& what) const {
-        return io_error("state database: " + what + ": " + sqlite3_errmsg(m_db));
-    }
-
-private:
-    sqlite3* m_db;
-    sqlite3_stmt* m_st = nullptr;
-    int m_rc;
-};
-
 constexpr const char* k_columns =
     "id, set_name, job, scheduled_ns, start_ns, end_ns, outcome, bytes_read, bytes_added, "
     "snapshot, error";
@@ -91,15 +52,7 @@ Run row_of(const Stmt& st) {
 }
 
 Result<sqlite3*> open_db(const std::string& path, int flags) {
-    sqlite3* db = nullptr;
-    int rc = sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_FULLMUTEX, nullptr);
-    if (rc != SQLITE_OK) {
-        std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
-        sqlite3_close_v2(db);
-        return io_error("open state database " + path + ": " + msg);
-    }
-    sqlite3_busy_timeout(db, 10000);
-    return db;
+    return open_sqlite(path, flags);
 }
 
 }  // namespace
@@ -129,11 +82,7 @@ StateDb::~StateDb() {
 }
 
 Status StateDb::exec(const std::string& sql) {
-    char* err = nullptr;
-    if (sqlite3_exec(m_db, sql.c_str(), nullptr, nullptr, &err) == SQLITE_OK) return ok_status();
-    std::string msg = err ? err : "unknown error";
-    sqlite3_free(err);
-    return io_error("state database: " + msg);
+    return exec_sqlite(m_db, sql, "state database");
 }
 
 Result<int64_t> StateDb::begin_run(const std::string& set, const std::string& job,
