@@ -126,6 +126,44 @@ TEST(Daemon, RunsBackupThenRetentionThenPruneOnEachTick) {
     EXPECT_EQ(w.count("stopped"), 1u);
 }
 
+// A requested backup (the API's "backup now") runs before the next scheduled one, with its
+// retention after it, never overlapping another job; a requested drill runs too; unknown sets
+// and jobs are refused; the request records its outcome and snapshot.
+TEST(Daemon, RequestedRunsStartAtOnceAndRecordTheirOutcome) {
+    World w;
+    w.stop_after = 2;
+    SetPlan p = plan("app", "@hourly");
+    p.retention = true;
+    Daemon d({p}, *w.db, {}, w.hooks());
+    w.daemon = &d;
+    auto backup = d.request("app", "backup", "alice");
+    ASSERT_TRUE(backup.ok()) << backup.status().to_string();
+    auto drill = d.request("app", "drill", "alice");
+    ASSERT_TRUE(drill.ok());
+    EXPECT_EQ(d.request("nope", "backup", "alice").status().code(), Code::not_found);
+    EXPECT_EQ(d.request("app", "prune", "alice").status().code(), Code::invalid_argument);
+    EXPECT_EQ(d.request_state(*backup)->state, "queued");
+    EXPECT_TRUE(d.has_requests());
+    ASSERT_TRUE(d.run().ok());
+    // Both requests at once (k_t0), then the hourly backup at 17:00, which stops the world.
+    std::vector<std::string> expected = {
+        "app:backup@2026-11-23T16:46:00Z", "app:forget@2026-11-23T16:46:05Z",
+        "app:prune@2026-11-23T16:46:10Z",  "app:drill@2026-11-23T16:46:15Z",
+        "app:backup@2026-11-23T17:00:00Z"};
+    EXPECT_EQ(w.jobs, expected);
+    auto done = d.request_state(*backup);
+    ASSERT_TRUE(done);
+    EXPECT_EQ(done->state, "done");
+    EXPECT_EQ(done->result.outcome, "ok");
+    EXPECT_EQ(done->result.snapshot, "abcd");
+    EXPECT_EQ(done->by, "alice");
+    EXPECT_GT(done->finished_ns, done->started_ns);
+    EXPECT_EQ(d.request_state(*drill)->state, "done");
+    EXPECT_FALSE(d.has_requests());
+    EXPECT_FALSE(d.request_state(999));
+    EXPECT_EQ(w.count("requested"), 2u);
+}
+
 // A drill schedule runs `drill` jobs between backups, never at the same time, a drill due with a
 // backup first; a failed drill alerts as a failed backup does, and its due time survives too.
 TEST(Daemon, DrillsRunOnTheirOwnScheduleBetweenBackupsAndAlertOnFailure) {

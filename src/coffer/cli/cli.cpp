@@ -64,6 +64,7 @@ int run(int argc, char** argv) {
     register_key(app, g, exit_code);
     register_export(app, g, exit_code);
     register_recover(app, g, exit_code);
+    register_user(app, g, exit_code);
     for (CLI::App* sub : app.get_subcommands({})) sub->fallthrough();
 
     try {

@@ -255,6 +255,7 @@ void register_drill(CLI::App& app, GlobalOptions& g, int& exit_code);
 void register_key(CLI::App& app, GlobalOptions& g, int& exit_code);
 void register_export(CLI::App& app, GlobalOptions& g, int& exit_code);
 void register_recover(CLI::App& app, GlobalOptions& g, int& exit_code);
+void register_user(CLI::App& app, GlobalOptions& g, int& exit_code);  // user and token
 // key add-host|list|revoke-host (cmd_key_hosts.cpp), under the key command.
 void register_key_hosts(CLI::App* key, GlobalOptions& g, int& exit_code);
 void register_key_rotate(CLI::App* key, GlobalOptions& g, int& exit_code);

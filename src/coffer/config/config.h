@@ -38,9 +38,11 @@
 //                 secret_access_key, region (strings; default from AWS_* environment),
 //                 drill_url (same form, outside url: where drills put the objects back)
 //       command:  backup_command (required), restore_command (string)
-//   [server]      optional, for `coffer serve`: state_dir (absolute path), listen ("host:port",
-//                 host a literal IP address, IPv6 in brackets, or "localhost"; port 0..65535,
-//                 0 picks a free one; default "127.0.0.1:9180"), webhook_url (http:// or
+//   [server]      optional, for `coffer serve`: state_dir (absolute path), listen ("host:port"
+//                 of the HTTPS API, host a literal IP address, IPv6 in brackets, or
+//                 "localhost"; port 0..65535, 0 picks a free one; default "127.0.0.1:8443"),
+//                 tls_cert and tls_key (absolute paths, both or neither), metrics_listen (the
+//                 same form; plain-HTTP /metrics and /healthz, default none), webhook_url (http:// or
 //                 https:// URL), on_failure (shell command), catch_up, prune (booleans, default
 //                 true), prune_grace (duration, may be "0s"; default "1h"), prune_max_unused
 //                 (fraction 0..1; default 0.2)
@@ -151,9 +153,15 @@ struct ServerConfig {
     // Where the run history lives. Empty (the default) leaves the choice to the caller:
     // /var/lib/coffer for root, else $XDG_STATE_HOME/coffer or ~/.local/state/coffer.
     std::string state_dir;
-    // "host:port" for /metrics and /healthz; host a literal IP ("[::1]" for IPv6) or
-    // "localhost"; port 0 picks a free one.
-    std::string listen = "127.0.0.1:9180";
+    // "host:port" of the HTTPS API, the dashboard, /metrics and /healthz; host a literal IP
+    // ("[::1]" for IPv6) or "localhost"; port 0 picks a free one.
+    std::string listen = "127.0.0.1:8443";
+    // The API's certificate and key (PEM, absolute paths, both or neither); neither: a
+    // self-signed pair made on first start in <state_dir>/tls.
+    std::string tls_cert, tls_key;
+    // Also serve /metrics and /healthz over plain HTTP here (for a Prometheus without TLS);
+    // empty (the default): not.
+    std::string metrics_listen;
     std::string webhook_url;  // http(s) URL, POSTed a JSON event on a failed run or RPO violation
     std::string on_failure;   // shell command run (sh -c) on the same events; empty: none
     bool catch_up = true;     // run a job once at start-up when its last scheduled time passed

@@ -32,8 +32,9 @@ const Keys k_set_keys = {
     "drill_every",  "drill_check"};
 const Keys k_drill_check_keys = {"name", "sql",           "source",  "expect",  "command",
                                  "http", "expect_status", "ca_file", "decrypt", "key_file"};
-const Keys k_server_keys = {"state_dir", "listen", "webhook_url", "on_failure",
-                            "catch_up",  "prune",  "prune_grace", "prune_max_unused"};
+const Keys k_server_keys = {"state_dir", "listen",      "webhook_url", "on_failure",
+                            "catch_up",  "prune",       "prune_grace", "prune_max_unused",
+                            "tls_cert",  "tls_key",     "metrics_listen"};
 const Keys k_retention_keys = {"keep_last",   "keep_within",  "keep_hourly", "keep_daily",
                                "keep_weekly", "keep_monthly", "keep_yearly"};
 // More than any schedule needs (keep_last: a snapshot a minute for almost two years), so a
@@ -820,6 +821,28 @@ private:
             else
                 c.listen = *v;
         }
+        if (auto v = get_string(s, "metrics_listen")) {
+            if (std::string problem = listen_problem(*v); !problem.empty())
+                add(line_of(*t.get("metrics_listen")), s.prefix("metrics_listen") + " '" +
+                                                           shown(*v) + "' " + problem + " " +
+                                                           std::string(k_listen_form));
+            else
+                c.metrics_listen = *v;
+        }
+        for (const char* key : {"tls_cert", "tls_key"}) {
+            auto v = get_string(s, key);
+            if (!v) continue;
+            if (!v->starts_with('/'))
+                add(line_of(*t.get(key)), s.prefix(key) + " '" + shown(*v) +
+                                              "' must be an absolute path to a PEM file");
+            else
+                (std::string(key) == "tls_cert" ? c.tls_cert : c.tls_key) = *v;
+        }
+        if (t.contains("tls_cert") != t.contains("tls_key"))
+            add(line_of(*t.get(t.contains("tls_cert") ? "tls_cert" : "tls_key")),
+                s.prefix(t.contains("tls_cert") ? "tls_cert" : "tls_key") +
+                    " needs " + (t.contains("tls_cert") ? "tls_key" : "tls_cert") +
+                    " too: give both, or neither for a self-signed certificate");
         if (auto v = get_string(s, "webhook_url")) {
             if (std::string problem = webhook_problem(*v); !problem.empty())
                 add(line_of(*t.get("webhook_url")),

@@ -90,7 +90,15 @@ Status Daemon::run() {
             if (p.drill && (!drill || m_drill_due[p.name] < m_drill_due[drill->name])) drill = &p;
         int64_t wake = next ? std::min(m_due[next->name], m_next_check) : m_next_check;
         if (drill) wake = std::min(wake, m_drill_due[drill->name]);
+        if (has_requests()) wake = m_hooks.now();
         if (!m_hooks.sleep_until(wake) || m_stopping) break;
+        bool aborted = false;
+        TRY_ASSIGN(bool requested, run_request(&aborted));
+        if (aborted) break;
+        if (requested) {
+            refresh_and_check();
+            continue;
+        }
         bool ran = false;
         // A drill due no later than the next backup goes first; they never overlap.
         if (drill && m_hooks.now() >= m_drill_due[drill->name] &&
@@ -167,8 +175,9 @@ Result<JobResult> Daemon::job(const SetPlan& plan, const std::string& name, int6
     return r;
 }
 
-Result<bool> Daemon::run_set(const SetPlan& plan, int64_t scheduled_ns) {
+Result<bool> Daemon::run_set(const SetPlan& plan, int64_t scheduled_ns, JobResult* backup_result) {
     TRY_ASSIGN(JobResult backup, job(plan, "backup", scheduled_ns));
+    if (backup_result) *backup_result = backup;
     if (backup.outcome == "aborted") return true;
     if (backup.outcome != "ok" || m_stopping) return false;
     if (plan.retention) {
@@ -178,6 +187,79 @@ Result<bool> Daemon::run_set(const SetPlan& plan, int64_t scheduled_ns) {
     }
     if (m_opts.mirror && !m_stopping) TRY(job(plan, "mirror", scheduled_ns).status());
     return false;
+}
+
+Result<int64_t> Daemon::request(const std::string& set, const std::string& job,
+                                const std::string& by) {
+    const SetPlan* plan = nullptr;
+    for (const auto& p : m_plans)
+        if (p.name == set) plan = &p;
+    if (!plan)
+        return not_found("the daemon runs no set '" + set +
+                         "' (only sets with a schedule in its config)");
+    if (job != "backup" && job != "drill")
+        return invalid_argument("job '" + job + "' cannot be requested: backup or drill");
+    int64_t id;
+    {
+        std::lock_guard lock(m_req_mu);
+        id = m_next_request++;
+        Request r;
+        r.id = id;
+        r.set = set;
+        r.job = job;
+        r.by = by;
+        r.requested_ns = m_hooks.now();
+        m_requests[id] = r;
+        while (m_requests.size() > 200) m_requests.erase(m_requests.begin());
+    }
+    event({{"event", "requested"}, {"set", set}, {"job", job}, {"request", id}, {"by", by}});
+    if (m_hooks.wake) m_hooks.wake();
+    return id;
+}
+
+std::optional<Request> Daemon::request_state(int64_t id) const {
+    std::lock_guard lock(m_req_mu);
+    auto it = m_requests.find(id);
+    if (it == m_requests.end()) return std::nullopt;
+    return it->second;
+}
+
+bool Daemon::has_requests() const {
+    std::lock_guard lock(m_req_mu);
+    for (const auto& [id, r] : m_requests)
+        if (r.state == "queued") return true;
+    return false;
+}
+
+Result<bool> Daemon::run_request(bool* aborted) {
+    Request r;
+    {
+        std::lock_guard lock(m_req_mu);
+        auto it = std::find_if(m_requests.begin(), m_requests.end(),
+                               [](const auto& e) { return e.second.state == "queued"; });
+        if (it == m_requests.end()) return false;
+        it->second.state = "running";
+        it->second.started_ns = m_hooks.now();
+        r = it->second;
+    }
+    const SetPlan* plan = nullptr;
+    for (const auto& p : m_plans)
+        if (p.name == r.set) plan = &p;
+    JobResult result;
+    const int64_t now = m_hooks.now();
+    if (r.job == "drill") {
+        TRY_ASSIGN(result, job(*plan, "drill", now));
+        *aborted = result.outcome == "aborted";
+    } else {
+        TRY_ASSIGN(*aborted, run_set(*plan, now, &result));
+    }
+    std::lock_guard lock(m_req_mu);
+    if (auto it = m_requests.find(r.id); it != m_requests.end()) {
+        it->second.state = "done";
+        it->second.finished_ns = m_hooks.now();
+        it->second.result = result;
+    }
+    return true;
 }
 
 void Daemon::check_if_due() {

@@ -74,6 +74,18 @@ struct DaemonHooks {
         run_job;
     std::function<Result<Facts>()> facts;
     std::function<void(const nlohmann::json& event)> on_event;
+    // Wakes sleep_until() early: called by request() so that a queued run starts at once.
+    std::function<void()> wake;
+};
+
+// A run asked for outside the schedule (the API's "backup now" and "drill now").
+struct Request {
+    int64_t id = 0;
+    std::string set, job;          // job: "backup" (with retention, prune and mirror) or "drill"
+    std::string by;                // who asked (for the record)
+    std::string state = "queued";  // "queued", "running", "done"
+    int64_t requested_ns = 0, started_ns = 0, finished_ns = 0;
+    JobResult result;  // of the backup or drill, once done
 };
 
 class Daemon {
@@ -88,11 +100,23 @@ public:
 
     // The latest repository facts and RPO verdicts, for /metrics (thread-safe copies).
     Facts facts() const;
+
+    // Queues a run of set's job ("backup" or "drill") to start as soon as no other job runs
+    // (jobs never overlap); returns its id. Code::not_found for a set the daemon does not run,
+    // Code::invalid_argument for another job. Thread-safe.
+    Result<int64_t> request(const std::string& set, const std::string& job, const std::string& by);
+    // A request's state (the newest 200 are kept); nullopt for an unknown id. Thread-safe.
+    std::optional<Request> request_state(int64_t id) const;
+    bool has_requests() const;
     const std::vector<SetPlan>& plans() const { return m_plans; }
 
 private:
     // Backup, then retention, prune, mirror. True when a job was aborted (by stop()).
-    Result<bool> run_set(const SetPlan& plan, int64_t scheduled_ns);
+    // backup_result, when given, receives the backup job's result.
+    Result<bool> run_set(const SetPlan& plan, int64_t scheduled_ns,
+                         JobResult* backup_result = nullptr);
+    // Runs the oldest queued request, if any; true when one ran (aborted in *aborted).
+    Result<bool> run_request(bool* aborted);
     // Runs one job and records it. Returns its result.
     Result<JobResult> job(const SetPlan& plan, const std::string& name, int64_t scheduled_ns);
     void refresh_and_check();
@@ -110,6 +134,9 @@ private:
     int64_t m_next_check = 0;
     mutable std::mutex m_facts_mu;
     Facts m_facts;
+    mutable std::mutex m_req_mu;  // m_requests, m_next_request
+    std::map<int64_t, Request> m_requests;
+    int64_t m_next_request = 1;
 };
 
 }  // namespace coffer::server
