@@ -143,7 +143,7 @@ TEST_F(ApiServerTest, EveryRoleGetsWhatThePolicyAllowsWithATokenAndWithASession)
                 403);
         }
     }
-    EXPECT_GT(audited("api.denied", "denied"), 0u);
+    EXPECT_GT(audited("api.denied", "refused"), 0u);
     EXPECT_GT(audited("api.login", "ok"), 3u);
     EXPECT_GT(audited("api.POST /api/v1/probe/status/{id}", "ok"), 0u);
 }
@@ -209,8 +209,8 @@ TEST_F(ApiServerTest, FailedAuthenticationLocksTheClientOutAndIsAudited) {
     EXPECT_EQ(status("POST", "/api/v1/login", {},
                      nlohmann::json{{"user", "admin"}, {"password", password}}.dump()),
               429);
-    EXPECT_EQ(audited("api.auth", "denied"), 5u);
-    EXPECT_EQ(audited("api.auth.locked-out", "denied"), 1u);
+    EXPECT_EQ(audited("api.auth", "refused"), 5u);
+    EXPECT_EQ(audited("api.auth.locked-out", "refused"), 1u);
     now += 61 * k_s;
     EXPECT_EQ(status("GET", path, bearer(tokens[Role::admin])), 200);
 }

@@ -177,7 +177,7 @@ TEST(Config, DefaultsApplied) {
     EXPECT_TRUE(s.schedule.empty());
     EXPECT_EQ(s.timezone, "UTC");
     EXPECT_TRUE(c.server.state_dir.empty());
-    EXPECT_EQ(c.server.listen, "127.0.0.1:9180");
+    EXPECT_EQ(c.server.listen, "127.0.0.1:8443");
     EXPECT_TRUE(c.server.webhook_url.empty());
     EXPECT_TRUE(c.server.on_failure.empty());
     EXPECT_TRUE(c.server.catch_up);

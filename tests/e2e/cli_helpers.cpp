@@ -1,11 +1,14 @@
 #include "e2e/cli_helpers.h"
 
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <pty.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -152,12 +155,17 @@ RunResult run_process(const std::string& exe, const std::vector<std::string>& ar
             std::chrono::steady_clock::now() + std::chrono::milliseconds(options.kill_after_ms);
     // A flag and a plain time point: GCC 12 warns (wrongly) about an optional here.
     bool term_pending = options.term_after_ms > 0;
+    bool term_sent = false;  // by term_when
     auto term_at =
         std::chrono::steady_clock::now() + std::chrono::milliseconds(options.term_after_ms);
     while (out_open || err_open) {
         if (term_pending && std::chrono::steady_clock::now() >= term_at) {
             kill(pid, SIGTERM);
             term_pending = false;
+        }
+        if (options.term_when && !term_sent && options.term_when()) {
+            kill(pid, SIGTERM);
+            term_sent = true;
         }
         struct pollfd fds[2];
         int n = 0, out_i = -1, err_i = -1;
@@ -186,6 +194,7 @@ RunResult run_process(const std::string& exe, const std::vector<std::string>& ar
                                .count();
             wait_ms = std::min<int>(wait_ms, std::max<int>(0, static_cast<int>(to_term)));
         }
+        if (options.term_when && !term_sent) wait_ms = std::min(wait_ms, 100);
         int ready = poll(fds, static_cast<nfds_t>(n), wait_ms);
         if (ready < 0 && errno == EINTR) continue;
         if (ready < 0) fail_errno("poll", exe);
@@ -202,6 +211,31 @@ RunResult run_process(const std::string& exe, const std::vector<std::string>& ar
     if (timed_out && options.kill_after_ms <= 0)
         r.err += "\n[e2e: killed after " + std::to_string(options.timeout_s) + " s]";
     return r;
+}
+
+int free_port() {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    socklen_t len = sizeof a;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    ::close(fd);
+    return ntohs(a.sin_port);
+}
+
+std::vector<nlohmann::json> json_lines(const std::string& out) {
+    std::vector<nlohmann::json> lines;
+    size_t pos = 0;
+    while (pos < out.size()) {
+        size_t end = out.find('\n', pos);
+        if (end == std::string::npos) end = out.size();
+        auto j = nlohmann::json::parse(out.substr(pos, end - pos), nullptr, false);
+        if (!j.is_discarded()) lines.push_back(j);
+        pos = end + 1;
+    }
+    return lines;
 }
 
 std::string coffer_bin() {

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -40,6 +41,9 @@ struct RunOptions {
     // When > 0: SIGTERM the child then, and keep reading its output until it exits (SIGKILL
     // after timeout_s as always).
     int term_after_ms = 0;
+    // When set: polled every 100 ms while the child runs (from the calling thread); once it
+    // returns true the child gets SIGTERM, as with term_after_ms.
+    std::function<bool()> term_when;
     // The child's standard input (at most 64 KiB); /dev/null when empty.
     std::string stdin_data;
 };
@@ -49,6 +53,11 @@ RunResult run_process(const std::string& exe, const std::vector<std::string>& ar
 
 // The binary under test, from $COFFER_BIN.
 std::string coffer_bin();
+
+// A port that was free a moment ago on 127.0.0.1.
+int free_port();
+// Each line of out that parses as JSON (a daemon's log).
+std::vector<nlohmann::json> json_lines(const std::string& out);
 
 // ---- text ------------------------------------------------------------------------------------
 

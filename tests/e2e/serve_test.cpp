@@ -20,32 +20,6 @@
 namespace coffer::e2e {
 namespace {
 
-// A port that was free a moment ago on 127.0.0.1.
-int free_port() {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    socklen_t len = sizeof a;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    ::close(fd);
-    return ntohs(a.sin_port);
-}
-
-std::vector<nlohmann::json> json_lines(const std::string& out) {
-    std::vector<nlohmann::json> lines;
-    size_t pos = 0;
-    while (pos < out.size()) {
-        size_t end = out.find('\n', pos);
-        if (end == std::string::npos) end = out.size();
-        auto j = nlohmann::json::parse(out.substr(pos, end - pos), nullptr, false);
-        if (!j.is_discarded()) lines.push_back(j);
-        pos = end + 1;
-    }
-    return lines;
-}
-
 // Receives webhook POSTs on 127.0.0.1.
 class WebhookReceiver {
 public:
@@ -88,8 +62,8 @@ protected:
         return "[repository]\nurl = " + toml(repo.repo) + "\nhost_key = " + toml(repo.host_key) +
                (mirror.empty() ? "" : "\nmirrors = [" + toml(mirror) + "]") +
                "\n\n[server]\nstate_dir = " + toml(tmp / "state") +
-               "\nlisten = \"127.0.0.1:" + std::to_string(port) + "\"\nprune_grace = \"0s\"\n" +
-               extra_server + "\n";
+               "\nlisten = \"127.0.0.1:0\"\nmetrics_listen = \"127.0.0.1:" + std::to_string(port) +
+               "\"\nprune_grace = \"0s\"\n" + extra_server + "\n";
     }
     std::string app_set(const std::string& rpo) const {
         return "[[set]]\nname = \"app\"\nschedule = \"@every 2s\"\nrpo = \"" + rpo +

@@ -126,10 +126,10 @@ struct ApiServer::Impl {
 
     ApiReply failed_auth(const ApiRequest& r, const std::string& why) {
         bool now_locked = fail(r.client);
-        audit("api.auth", "denied", "", r.client,
+        audit("api.auth", "refused", "", r.client,
               {{"method", r.method}, {"path", r.path}, {"reason", why}});
         if (now_locked)
-            audit("api.auth.locked-out", "denied", "", r.client,
+            audit("api.auth.locked-out", "refused", "", r.client,
                   {{"failures", opts.max_failures},
                    {"window_s", opts.failure_window_ns / 1000000000}});
         return ApiReply::error(401, "authentication failed: " + why);
@@ -164,7 +164,7 @@ struct ApiServer::Impl {
         if (r.method != "GET" && r.method != "HEAD") {
             std::string csrf = req.get_header_value("X-CSRF-Token");
             if (csrf.empty() || !ct_equal(as_bytes(csrf), as_bytes((*s)->second.csrf))) {
-                audit("api.csrf", "denied", r.principal->user, r.client,
+                audit("api.csrf", "refused", r.principal->user, r.client,
                       {{"method", r.method}, {"path", r.path}});
                 return ApiReply::error(403, "missing or wrong X-CSRF-Token for this session");
             }
@@ -184,9 +184,9 @@ struct ApiServer::Impl {
         if (!found.ok()) return ApiReply::error(500, found.status().message());
         if (!*found) {
             bool now_locked = fail(r.client);
-            audit("api.login", "denied", user, r.client, {{"reason", "wrong user or password"}});
+            audit("api.login", "refused", user, r.client, {{"reason", "wrong user or password"}});
             if (now_locked)
-                audit("api.auth.locked-out", "denied", user, r.client,
+                audit("api.auth.locked-out", "refused", user, r.client,
                       {{"failures", opts.max_failures}});
             return ApiReply::error(401, "wrong user name or password");
         }
@@ -248,7 +248,7 @@ struct ApiServer::Impl {
         if (route->permission) {
             if (auto refused = authenticate(req, r)) return send(res, *refused);
             if (!r.principal->allows(*route->permission)) {
-                audit("api.denied", "denied", r.principal->user, r.client,
+                audit("api.denied", "refused", r.principal->user, r.client,
                       {{"method", r.method},
                        {"path", r.path},
                        {"role", role_name(r.principal->role)},

@@ -123,6 +123,16 @@ Status audit_now(GlobalOptions& g, const std::string& action, const std::string&
     return ok_status();
 }
 
+Status audit_as(GlobalOptions& g, const std::string& actor, const std::string& action,
+                const std::string& target, const std::string& outcome,
+                const nlohmann::json& details) {
+    TRY_ASSIGN(audit::Journal journal, open_journal(g, true));
+    return journal
+        .append(audit::Action{valid_utf8(actor), host_name(), action, valid_utf8(target), outcome,
+                              "", details})
+        .status();
+}
+
 void audit_command(GlobalOptions& g, const std::string& action, int exit_code) {
     if (g.audit.recorded) return;
     std::string outcome = exit_code == k_exit_ok || exit_code == k_exit_incomplete ? "ok"

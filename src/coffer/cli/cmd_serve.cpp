@@ -16,7 +16,9 @@
 #include <mutex>
 #include <thread>
 
+#include "coffer/api/tls.h"
 #include "coffer/cli/common.h"
+#include "coffer/cli/serve_api.h"
 #include "coffer/retention/policy.h"
 #include "coffer/server/daemon.h"
 #include "coffer/server/http.h"
@@ -30,6 +32,7 @@ namespace {
 
 struct ServeArgs {
     std::string listen;
+    std::string metrics_listen;
     std::string state_dir;
 };
 
@@ -221,8 +224,13 @@ int run_serve(GlobalOptions& g, const ServeArgs& a) {
         auto deadline = std::chrono::system_clock::time_point(
             std::chrono::duration_cast<std::chrono::system_clock::duration>(
                 std::chrono::nanoseconds(until)));
-        sleep_cv.wait_until(lock, deadline, [&] { return daemon_ptr->stopping(); });
+        sleep_cv.wait_until(lock, deadline,
+                            [&] { return daemon_ptr->stopping() || daemon_ptr->has_requests(); });
         return !daemon_ptr->stopping();
+    };
+    hooks.wake = [&] {
+        std::lock_guard lock(sleep_mu);
+        sleep_cv.notify_all();
     };
     hooks.run_job = [&](const std::string& set, const std::string& job,
                         const std::function<void()>& tick) { return runner.run(set, job, tick); };
@@ -240,25 +248,80 @@ int run_serve(GlobalOptions& g, const ServeArgs& a) {
     server::Daemon daemon(plans, **db, opts, hooks);
     daemon_ptr = &daemon;
 
+    auto metrics = [&]() -> server::Response {
+        auto text =
+            server::render_metrics(daemon.plans(), daemon.facts(), **db, repo::now_unix_ns());
+        if (!text.ok()) return {500, text.status().message() + "\n"};
+        return {200, *text, "text/plain; version=0.0.4; charset=utf-8"};
+    };
+    auto health = []() -> server::Response {
+        return {200, "{\"status\":\"ok\"}\n", "application/json"};
+    };
+
+    // The HTTPS API at [server] listen, with its users and tokens beside the run history.
     std::string listen = a.listen.empty() ? cfg->server.listen : a.listen;
-    auto http = server::HttpServer::start(
-        listen,
-        [&]() -> server::Response {
-            auto text =
-                server::render_metrics(daemon.plans(), daemon.facts(), **db, repo::now_unix_ns());
-            if (!text.ok()) return {500, text.status().message() + "\n"};
-            return {200, *text, "text/plain; version=0.0.4; charset=utf-8"};
-        },
-        [&]() -> server::Response {
-            return {200, "{\"status\":\"ok\"}\n", "application/json"};
-        });
-    if (!http.ok()) return fail(http.status());
-    log({{"event", "started"},
-         {"config", cfg->path},
-         {"state_dir", state},
-         {"listen", (*http)->host() + ":" + std::to_string((*http)->port())},
-         {"sets", plans.size()},
-         {"pid", ::getpid()}});
+    auto access = api::AccessDb::open(state);
+    if (!access.ok()) return fail(access.status());
+    auto hp = server::split_listen(listen);
+    if (!hp.ok()) return fail(hp.status().with_context("[server] listen"));
+    auto cert =
+        api::ensure_certificate(cfg->server.tls_cert, cfg->server.tls_key, state, hp->first);
+    if (!cert.ok()) return fail(cert.status());
+    ServeApi serve_api{g, daemon, **db, **access, self_exe(), cfg->path, {}};
+    std::mutex audit_mu;
+    api::ServerOptions api_opts;
+    api_opts.listen = listen;
+    api_opts.certificate = *cert;
+    api_opts.access = access->get();
+    api_opts.routes = serve_routes(serve_api);
+    api_opts.metrics = [&] {
+        auto r = metrics();
+        return api::PlainResponse{r.status, r.body, r.content_type};
+    };
+    api_opts.health = [&] {
+        auto r = health();
+        return api::PlainResponse{r.status, r.body, r.content_type};
+    };
+    api_opts.on_audit = [&](const nlohmann::json& e) {
+        std::string user = e.value("user", "");
+        nlohmann::json details = e.value("details", nlohmann::json::object());
+        details["client"] = e.value("client", "");
+        std::lock_guard lock(audit_mu);
+        std::lock_guard repo_lock(serve_api.repo_mu);
+        Status st = audit_as(g, (user.empty() ? std::string("anonymous") : user) + " via api",
+                             e.value("action", "api"), details.value("path", ""),
+                             e.value("outcome", ""), details);
+        if (!st.ok()) log({{"event", "audit_failed"}, {"error", st.message()}});
+    };
+    auto https = api::ApiServer::start(std::move(api_opts));
+    if (!https.ok()) return fail(https.status());
+    // Plain HTTP for /metrics and /healthz only, when [server] metrics_listen asks for it.
+    std::unique_ptr<server::HttpServer> http;
+    std::string metrics_listen =
+        !a.metrics_listen.empty() ? a.metrics_listen : cfg->server.metrics_listen;
+    if (!metrics_listen.empty()) {
+        auto plain = server::HttpServer::start(metrics_listen, metrics, health);
+        if (!plain.ok()) return fail(plain.status().with_context("[server] metrics_listen"));
+        http = std::move(*plain);
+    }
+    nlohmann::json started = {
+        {"event", "started"},
+        {"config", cfg->path},
+        {"state_dir", state},
+        {"listen", (*https)->host() + ":" + std::to_string((*https)->port())},
+        {"url", "https://" +
+                    ((*https)->host().find(':') != std::string::npos ? "[" + (*https)->host() + "]"
+                                                                     : (*https)->host()) +
+                    ":" + std::to_string((*https)->port()) + "/"},
+        {"tls_fingerprint_sha256", cert->fingerprint},
+        {"sets", plans.size()},
+        {"pid", ::getpid()}};
+    if (http) started["metrics_listen"] = http->host() + ":" + std::to_string(http->port());
+    log(started);
+    if (cert->generated)
+        log({{"event", "tls_certificate_generated"},
+             {"certificate", cert->cert_path},
+             {"fingerprint_sha256", cert->fingerprint}});
 
     std::thread signals([&] {
         int sig = 0;
@@ -274,7 +337,8 @@ int run_serve(GlobalOptions& g, const ServeArgs& a) {
     if (!daemon.stopping()) daemon.stop();
     pthread_kill(signals.native_handle(), SIGTERM);
     signals.join();
-    http->reset();
+    https->reset();
+    http.reset();
     if (!st.ok()) return fail(st);
     return k_exit_ok;
 }
@@ -286,7 +350,11 @@ void register_serve(CLI::App& app, GlobalOptions& g, int& exit_code) {
     CLI::App* cmd = app.add_subcommand(
         "serve", "Run the daemon: scheduled backups, retention, prune, mirrors, /metrics");
     cmd->add_option("--listen", a->listen,
-                    "Address for /metrics and /healthz (default [server] listen, 127.0.0.1:9180)");
+                    "Address of the HTTPS API, dashboard, /metrics and /healthz (default "
+                    "[server] listen, 127.0.0.1:8443)");
+    cmd->add_option("--metrics-listen", a->metrics_listen,
+                    "Also serve /metrics and /healthz over plain HTTP here (default [server] "
+                    "metrics_listen: none)");
     cmd->add_option("--state-dir", a->state_dir,
                     "Where the run history lives (default [server] state_dir)");
     cmd->callback([&g, &exit_code, a] { exit_code = run_serve(g, *a); });

@@ -198,6 +198,10 @@ const std::string& last_error();
 Status audit_now(GlobalOptions& g, const std::string& action, const std::string& outcome,
                  const nlohmann::json& details);
 void audit_command(GlobalOptions& g, const std::string& action, int exit_code);
+// An entry on behalf of someone else than the OS user (the API's users: "alice via api").
+Status audit_as(GlobalOptions& g, const std::string& actor, const std::string& action,
+                const std::string& target, const std::string& outcome,
+                const nlohmann::json& details);
 // The journal of this host's key (g's host key file), replicating into g.repo only when that
 // is the key's repository (with_store).
 Result<audit::Journal> open_journal(GlobalOptions& g, bool with_store);
