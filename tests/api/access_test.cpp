@@ -144,6 +144,15 @@ TEST_F(AccessTest, SessionsCarryTheirCsrfTokenAndExpireAndEnd) {
     EXPECT_FALSE(*db->authenticate_session(s->first, k_now + 60 * k_s));
     ASSERT_TRUE(db->end_session(s->first).ok());
     EXPECT_FALSE(*db->authenticate_session(s->first, k_now));
+
+    // A new password ends every session; a removed user gets none.
+    auto again = db->create_session("ann", k_now + 60 * k_s, k_now);
+    ASSERT_TRUE(again.ok());
+    ASSERT_TRUE(*db->authenticate_session(again->first, k_now));
+    ASSERT_TRUE(db->set_password("ann", "a brand new password").ok());
+    EXPECT_FALSE(*db->authenticate_session(again->first, k_now));
+    ASSERT_TRUE(db->remove_user("ann").ok());
+    EXPECT_EQ(db->create_session("ann", k_now + 60 * k_s, k_now).status().code(), Code::not_found);
 }
 
 }  // namespace

@@ -50,6 +50,7 @@ protected:
             audit.push_back(e);
         };
         o.health = [] { return PlainResponse{200, "{\"status\":\"ok\"}\n", "application/json"}; };
+        o.metrics = [] { return PlainResponse{200, "coffer_up 1\n", "text/plain"}; };
         for (Permission p : k_permissions)
             for (const char* method : {"GET", "POST"})
                 o.routes.push_back({method,
@@ -138,9 +139,10 @@ TEST_F(ApiServerTest, EveryRoleGetsWhatThePolicyAllowsWithATokenAndWithASession)
                       expected);
             // Without the CSRF token (or with another one) a session changes nothing.
             EXPECT_EQ(status("POST", path, {{"Cookie", cookie}}, "{}"), 403);
-            EXPECT_EQ(
-                status("POST", path, {{"Cookie", cookie}, {"X-CSRF-Token", csrf + "0"}}, "{}"),
-                403);
+            std::string wrong = csrf;
+            wrong.back() = wrong.back() == '0' ? '1' : '0';  // same length, one digit off
+            EXPECT_EQ(status("POST", path, {{"Cookie", cookie}, {"X-CSRF-Token", wrong}}, "{}"),
+                      403);
         }
     }
     EXPECT_GT(audited("api.denied", "refused"), 0u);
@@ -162,6 +164,9 @@ TEST_F(ApiServerTest, MissingExpiredRevokedOrTamperedCredentialsAreRefused) {
     bad_cookie.back() = bad_cookie.back() == 'a' ? 'b' : 'a';
     EXPECT_EQ(status("GET", path, {{"Cookie", bad_cookie}}), 401);
     EXPECT_EQ(status("GET", path, {{"Cookie", cookie}}), 200);
+    // /metrics needs the status permission, as the sets it describes do; /healthz nothing.
+    EXPECT_EQ(status("GET", "/metrics", {}), 401);
+    EXPECT_EQ(status("GET", "/metrics", bearer(tokens[Role::auditor])), 200);
 
     auto list = db->list_tokens("admin");
     ASSERT_TRUE(db->revoke_token((*list)[0].id, now).ok());
@@ -184,6 +189,16 @@ TEST_F(ApiServerTest, MissingExpiredRevokedOrTamperedCredentialsAreRefused) {
     EXPECT_EQ(status("GET", "/api/v1/openapi.json", {}), 200);
     EXPECT_EQ(status("GET", "/healthz", {}), 200);
     EXPECT_EQ(status("POST", "/api/v1/login", {}, "not json"), 400);
+    // A body that is not declared JSON (what a cross-site form can send) is refused.
+    auto form = client()->Post("/api/v1/login", "user=admin&password=x",
+                               "application/x-www-form-urlencoded");
+    ASSERT_TRUE(form);
+    EXPECT_EQ(form->status, 415);
+    // A password typed into the name field is not written down as who tried.
+    EXPECT_EQ(status("POST", "/api/v1/login", {},
+                     nlohmann::json{{"user", "hunter2 is my password"}, {"password", "x"}}.dump()),
+              401);
+    EXPECT_EQ(audit_text().find("hunter2"), std::string::npos);
     EXPECT_EQ(status("POST", "/api/v1/login", {},
                      nlohmann::json{{"user", "admin"}, {"password", "wrong password!"}}.dump()),
               401);
@@ -217,6 +232,7 @@ TEST_F(ApiServerTest, FailedAuthenticationLocksTheClientOutAndIsAudited) {
 
 TEST_F(ApiServerTest, OnlyTls12AndUpAndTheCertificateVerifies) {
     start();
+    EXPECT_EQ(server->min_tls_version(), TLS1_2_VERSION);
     ASSERT_FALSE(certificate.fingerprint.empty());
     EXPECT_EQ(certificate.fingerprint.size(), 32u * 3 - 1);
     EXPECT_EQ(status("GET", "/healthz", {}), 200);  // verified against the generated cert

@@ -1167,6 +1167,18 @@ prune_max_unused = 1.5
     EXPECT_TRUE(has(z, 1, {"server must be a table ([server]), not a string"})) << join(z);
 }
 
+TEST(ConfigErrors, TlsFilesGoTogetherAsAbsolutePathsAndMetricsListenIsAnAddress) {
+    auto p = problems_of(R"([repository]
+url = "/r"
+[server]
+tls_cert = "cert.pem"
+metrics_listen = "nowhere"
+)");
+    EXPECT_TRUE(has(p, 4, {"tls_cert 'cert.pem' must be an absolute path"})) << join(p);
+    EXPECT_TRUE(has(p, 4, {"tls_cert needs tls_key too"})) << join(p);
+    EXPECT_TRUE(has(p, 5, {"metrics_listen 'nowhere'"})) << join(p);
+}
+
 TEST(ConfigErrors, ServerAndScheduleUnknownKeysSuggestClosest) {
     auto p = problems_of(R"([repository]
 url = "/r"
@@ -1186,7 +1198,7 @@ source = [{ name = "x", type = "sqlite", path = "/x" }]
         << join(p);
     EXPECT_TRUE(has(p, 6,
                     {"[server]: unknown key 'wibble' (expected one of: state_dir, listen",
-                     "prune_max_unused)"}))
+                     "prune_max_unused, tls_cert, tls_key, metrics_listen)"}))
         << join(p);
     EXPECT_TRUE(has(p, 9, {"set 'a': unknown key 'schedul' in [[set]] (did you mean 'schedule'?)"}))
         << join(p);

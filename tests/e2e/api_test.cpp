@@ -198,11 +198,12 @@ TEST_F(ApiCli, EveryEndpointEveryRoleEveryMethodAgreesWithDocsApiMd) {
             if (row.access.at(role) == "no")
                 EXPECT_EQ(got, 403);
             else
-                EXPECT_TRUE(got != 401 && got != 403 && got > 0) << got;
+                EXPECT_TRUE(got != 401 && got != 403 && got > 0 && got < 500) << got;
         }
         int anonymous = status(row.method, path, "");
         if (row.access.at("admin") == "public")
-            EXPECT_TRUE(anonymous != 401 && anonymous != 403) << row.path << ": " << anonymous;
+            EXPECT_TRUE(anonymous != 401 && anonymous != 403 && anonymous < 500)
+                << row.path << ": " << anonymous;
         else
             EXPECT_EQ(anonymous, 401) << row.method << " " << row.path;
     }

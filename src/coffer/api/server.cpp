@@ -113,7 +113,36 @@ struct ApiServer::Impl {
         if (it == failures.end()) return false;
         int64_t cutoff = now() - opts.failure_window_ns;
         while (!it->second.empty() && it->second.front() <= cutoff) it->second.pop_front();
+        if (it->second.empty()) {
+            failures.erase(it);  // the map holds only clients failing now
+            return false;
+        }
         return static_cast<int>(it->second.size()) >= opts.max_failures;
+    }
+
+    // A login attempt counts as a failure from before Argon2 runs, so that parallel attempts
+    // cannot all pass the lockout check while the first ones are still being verified; a
+    // successful one takes its mark back.
+    bool reserve_attempt(const std::string& client) {
+        std::lock_guard lock(mu);
+        auto& q = failures[client];
+        int64_t cutoff = now() - opts.failure_window_ns;
+        while (!q.empty() && q.front() <= cutoff) q.pop_front();
+        if (static_cast<int>(q.size()) >= opts.max_failures) return false;
+        q.push_back(now());
+        return true;
+    }
+    void release_attempt(const std::string& client) {
+        std::lock_guard lock(mu);
+        auto it = failures.find(client);
+        if (it == failures.end() || it->second.empty()) return;
+        it->second.pop_back();
+        if (it->second.empty()) failures.erase(it);
+    }
+    bool just_locked(const std::string& client) {
+        std::lock_guard lock(mu);
+        auto it = failures.find(client);
+        return it != failures.end() && static_cast<int>(it->second.size()) == opts.max_failures;
     }
 
     // Counts a failure; true when it is the one that locks the client out.
@@ -124,6 +153,24 @@ struct ApiServer::Impl {
         return static_cast<int>(q.size()) == opts.max_failures;
     }
 
+    // What a changing request did, for the audit log: the route's parameters and the body's
+    // plain fields, never a password or a token.
+    static nlohmann::json audit_details(const ApiRequest& r, const ApiReply& reply) {
+        nlohmann::json d = {{"path", r.path},
+                            {"status", reply.status},
+                            {"via", r.principal ? r.principal->via : ""}};
+        for (const auto& [k, v] : r.params) d["params"][k] = v;
+        if (r.body.is_object())
+            for (const char* key : {"user", "role", "label", "expires", "confirm"})
+                if (r.body.contains(key) && r.body[key].is_string())
+                    d["body"][key] = r.body[key].get<std::string>().substr(0, 200);
+        if (reply.body.is_object())
+            for (const char* key : {"id", "user", "role"})
+                if (reply.body.contains(key) && !reply.body[key].is_null())
+                    d["result"][key] = reply.body[key];
+        return d;
+    }
+
     ApiReply failed_auth(const ApiRequest& r, const std::string& why) {
         bool now_locked = fail(r.client);
         audit("api.auth", "refused", "", r.client,
@@ -132,7 +179,8 @@ struct ApiServer::Impl {
             audit("api.auth.locked-out", "refused", "", r.client,
                   {{"failures", opts.max_failures},
                    {"window_s", opts.failure_window_ns / 1000000000}});
-        return ApiReply::error(401, "authentication failed: " + why);
+        // Why (unknown, revoked, expired...) is for the audit log, not for whoever guesses.
+        return ApiReply::error(401, "authentication failed");
     }
 
     // Fills r.principal from the bearer token or the session cookie; an error reply if the
@@ -147,7 +195,7 @@ struct ApiServer::Impl {
                 return failed_auth(r, "the Authorization header is not \"Bearer <token>\"");
             std::string why;
             auto p = opts.access->authenticate_token(auth.substr(7), now(), why);
-            if (!p.ok()) return ApiReply::error(500, p.status().message());
+            if (!p.ok()) return internal(p.status());
             if (!*p) return failed_auth(r, why);
             r.principal = **p;
             return std::nullopt;
@@ -158,7 +206,7 @@ struct ApiServer::Impl {
                                    "authentication required: send \"Authorization: Bearer "
                                    "<token>\" (coffer token create) or log in");
         auto s = opts.access->authenticate_session(cookie, now());
-        if (!s.ok()) return ApiReply::error(500, s.status().message());
+        if (!s.ok()) return internal(s.status());
         if (!*s) return failed_auth(r, "unknown or expired session");
         r.principal = (*s)->first;
         if (r.method != "GET" && r.method != "HEAD") {
@@ -172,26 +220,42 @@ struct ApiServer::Impl {
         return std::nullopt;
     }
 
+    // A 500 that tells the client nothing of the host (paths, SQLite); the audit hook has it.
+    ApiReply internal(const Status& st) {
+        audit("api.error", "failed", "", "", {{"error", st.message()}});
+        return ApiReply::error(500, "internal error (the daemon's audit log has it)");
+    }
+
     ApiReply login(const ApiRequest& r) {
-        if (locked_out(r.client))
-            return ApiReply::error(
-                429, "too many failed logins from " + r.client + ": wait a minute and try again");
         if (!r.body.is_object() || !r.body.contains("user") || !r.body["user"].is_string() ||
             !r.body.contains("password") || !r.body["password"].is_string())
             return ApiReply::error(400, "send {\"user\": \"...\", \"password\": \"...\"}");
         std::string user = r.body["user"];
-        auto found = opts.access->check_password(user, r.body["password"].get<std::string>());
-        if (!found.ok()) return ApiReply::error(500, found.status().message());
+        // Only a well-formed name is recorded as who tried: anything else (a password typed
+        // into the name field, a megabyte of text) would be written into the signed log.
+        const bool named = check_user_name(user).ok();
+        const std::string who = named ? user : "";
+        if (!reserve_attempt(r.client))
+            return ApiReply::error(
+                429, "too many failed logins from " + r.client + ": wait a minute and try again");
+        auto found = named
+                         ? opts.access->check_password(user, r.body["password"].get<std::string>())
+                         : Result<std::optional<User>>(std::optional<User>());
+        if (!found.ok()) {
+            release_attempt(r.client);
+            return internal(found.status());
+        }
         if (!*found) {
-            bool now_locked = fail(r.client);
-            audit("api.login", "refused", user, r.client, {{"reason", "wrong user or password"}});
-            if (now_locked)
-                audit("api.auth.locked-out", "refused", user, r.client,
+            audit("api.login", "refused", who, r.client,
+                  {{"reason", named ? "wrong user or password" : "malformed user name"}});
+            if (just_locked(r.client))
+                audit("api.auth.locked-out", "refused", who, r.client,
                       {{"failures", opts.max_failures}});
             return ApiReply::error(401, "wrong user name or password");
         }
+        release_attempt(r.client);
         auto session = opts.access->create_session(user, now() + opts.session_ttl_ns, now());
-        if (!session.ok()) return ApiReply::error(500, session.status().message());
+        if (!session.ok()) return internal(session.status());
         audit("api.login", "ok", user, r.client, {{"role", role_name((*found)->role)}});
         ApiReply reply{200,
                        {{"user", user},
@@ -213,7 +277,7 @@ struct ApiServer::Impl {
         r.path = req.path;
         r.client = req.remote_addr;
         if (r.path.rfind("/api/", 0) != 0) {
-            serve_plain(r, res);
+            serve_plain(req, r, res);
             return;
         }
         const Route* route = nullptr;
@@ -241,6 +305,12 @@ struct ApiServer::Impl {
         for (const auto& [k, v] : req.params)
             if (!r.query.count(k)) r.query[k] = v;
         if (!req.body.empty()) {
+            // Only JSON: a cross-site form (text/plain, urlencoded) cannot send it without a
+            // CORS preflight, which this server never answers, so no page elsewhere can post
+            // here in a visitor's name (login CSRF included).
+            std::string type = req.get_header_value("Content-Type");
+            if (type.rfind("application/json", 0) != 0)
+                return send(res, ApiReply::error(415, "send the body as application/json"));
             r.body = nlohmann::json::parse(req.body, nullptr, false);
             if (r.body.is_discarded())
                 return send(res, ApiReply::error(400, "the request body is not JSON"));
@@ -262,29 +332,31 @@ struct ApiServer::Impl {
         try {
             reply = route->handler(r);
         } catch (const std::exception& e) {
-            reply = ApiReply::error(500, std::string("internal error: ") + e.what());
+            reply = internal(internal_error(e.what()));
         }
         if (r.method != "GET" && route->pattern != "/api/v1/login")
             audit("api." + r.method + " " + route->pattern, reply.status < 400 ? "ok" : "failed",
-                  r.principal ? r.principal->user : "", r.client,
-                  {{"path", r.path},
-                   {"status", reply.status},
-                   {"via", r.principal ? r.principal->via : ""}});
+                  r.principal ? r.principal->user : "", r.client, audit_details(r, reply));
         send(res, reply);
     }
 
-    void serve_plain(const ApiRequest& r, httplib::Response& res) {
+    void serve_plain(const httplib::Request& req, const ApiRequest& r, httplib::Response& res) {
         if (r.method != "GET" && r.method != "HEAD") {
             res.status = 405;
             res.set_content("{\"error\":\"only GET here\"}\n", "application/json");
             return;
         }
         PlainResponse out;
-        if (r.path == "/healthz" && opts.health)
+        if (r.path == "/healthz" && opts.health) {
             out = opts.health();
-        else if (r.path == "/metrics" && opts.metrics)
+        } else if (r.path == "/metrics" && opts.metrics) {
+            // Set names, RPO state and run outcomes: what the status permission shows, so the
+            // same credentials (Prometheus sends a bearer token). metrics_listen, when set,
+            // is the operator's choice of an open, plain-HTTP copy.
+            ApiRequest ar = r;
+            if (auto refused = authenticate(req, ar)) return send(res, *refused);
             out = opts.metrics();
-        else if (auto a = opts.assets.find(r.path); a != opts.assets.end())
+        } else if (auto a = opts.assets.find(r.path); a != opts.assets.end())
             out = {200, a->second.body, a->second.content_type};
         else
             out = {404, "{\"error\":\"not found\"}\n", "application/json"};
@@ -375,12 +447,25 @@ Result<std::unique_ptr<ApiServer>> ApiServer::start(ServerOptions options) {
                         " (in use, or not an address of this host): set [server] listen");
     s->m_port = port;
     s->m_thread = std::thread([&impl] { impl.server->listen_after_bind(); });
+    // httplib's stop() does nothing before the loop runs: a server destroyed right after
+    // start() would never be joined otherwise.
+    for (int i = 0; i < 5000 && !impl.server->is_running(); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    if (!impl.server->is_running()) {
+        s->m_thread.join();  // listen_after_bind returned: it will not run
+        s->m_thread = std::thread();
+        return io_error("the HTTPS server on " + impl.opts.listen + " did not start");
+    }
     return s;
 }
 
 ApiServer::~ApiServer() {
     if (m_impl && m_impl->server) m_impl->server->stop();
     if (m_thread.joinable()) m_thread.join();
+}
+
+int ApiServer::min_tls_version() const {
+    return static_cast<int>(SSL_CTX_get_min_proto_version(m_impl->server->ssl_context()));
 }
 
 nlohmann::json ApiServer::openapi() const {

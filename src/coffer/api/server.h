@@ -101,6 +101,8 @@ public:
     const std::string& host() const { return m_host; }
     // Every route served, the built-in ones included (for docs and the authorization test).
     const std::vector<Route>& routes() const { return m_routes; }
+    // The lowest TLS version the server accepts (TLS1_2_VERSION).
+    int min_tls_version() const;
     // The OpenAPI 3 description of routes().
     nlohmann::json openapi() const;
 

@@ -172,7 +172,9 @@ int run_token_create(GlobalOptions& g, const UserArgs& a) {
     if (!a.expires.empty() && a.expires != "never") {
         auto d = retention::parse_duration(a.expires);
         if (!d.ok()) return fail(d.status().with_context("--expires"));
-        if (*d <= 0) return fail(invalid_argument("--expires must be a positive duration"));
+        if (*d <= 0 || *d > 100LL * 366 * 86400)
+            return fail(invalid_argument(
+                "--expires must be a positive duration of at most 100 years (or 'never')"));
         expires = now + *d * 1000000000;
     }
     auto db = open_access(g, a);

@@ -231,6 +231,8 @@ std::vector<api::Route> serve_routes(ServeApi& s) {
                               auto id = s.daemon.request(set, kind, r.principal->user);
                               if (!id.ok()) return from_status(id.status());
                               auto state = s.daemon.request_state(*id);
+                              if (!state)
+                                  return ApiReply{202, {{"id", *id}, {"state", "queued"}}, {}};
                               return ApiReply{202, request_json(*state), {}};
                           },
                           kind == "backup"
@@ -258,9 +260,9 @@ std::vector<api::Route> serve_routes(ServeApi& s) {
         [&s](const ApiRequest& r) {
             std::vector<std::string> args = {"audit", "show"};
             if (auto it = r.query.find("action"); it != r.query.end())
-                args.insert(args.end(), {"--action", it->second});
+                args.push_back("--action=" + it->second);
             if (auto it = r.query.find("since"); it != r.query.end())
-                args.insert(args.end(), {"--since", it->second});
+                args.push_back("--since=" + it->second);
             Child c = run_child(s, args);
             if (c.exit_code != 0) return ApiReply::error(500, "audit show: " + c.error);
             nlohmann::json entries = nlohmann::json::array();
@@ -368,7 +370,7 @@ std::vector<api::Route> serve_routes(ServeApi& s) {
             int64_t expires = now + 90LL * 86400 * 1000000000;
             if (std::string e = body_string(r, "expires"); !e.empty()) {
                 auto d = retention::parse_duration(e);
-                if (!d.ok() || *d <= 0)
+                if (!d.ok() || *d <= 0 || *d > 100LL * 366 * 86400)
                     return ApiReply::error(400, "expires must be a duration such as \"30d\"");
                 expires = now + *d * 1000000000;
             }

@@ -202,6 +202,10 @@ Result<int64_t> Daemon::request(const std::string& set, const std::string& job,
     int64_t id;
     {
         std::lock_guard lock(m_req_mu);
+        // Asking again while one waits is the same request: repeated "backup now" calls cannot
+        // pile up in front of the schedule.
+        for (const auto& [qid, q] : m_requests)
+            if (q.state == "queued" && q.set == set && q.job == job) return qid;
         id = m_next_request++;
         Request r;
         r.id = id;
@@ -210,7 +214,9 @@ Result<int64_t> Daemon::request(const std::string& set, const std::string& job,
         r.by = by;
         r.requested_ns = m_hooks.now();
         m_requests[id] = r;
-        while (m_requests.size() > 200) m_requests.erase(m_requests.begin());
+        // Only finished requests are forgotten, oldest first.
+        for (auto it = m_requests.begin(); m_requests.size() > 200 && it != m_requests.end();)
+            it = it->second.state == "done" ? m_requests.erase(it) : std::next(it);
     }
     event({{"event", "requested"}, {"set", set}, {"job", job}, {"request", id}, {"by", by}});
     if (m_hooks.wake) m_hooks.wake();

@@ -102,8 +102,9 @@ public:
     Facts facts() const;
 
     // Queues a run of set's job ("backup" or "drill") to start as soon as no other job runs
-    // (jobs never overlap); returns its id. Code::not_found for a set the daemon does not run,
-    // Code::invalid_argument for another job. Thread-safe.
+    // (jobs never overlap); returns its id, or the id of the same request still queued.
+    // Code::not_found for a set the daemon does not run, Code::invalid_argument for another job.
+    // Thread-safe.
     Result<int64_t> request(const std::string& set, const std::string& job, const std::string& by);
     // A request's state (the newest 200 are kept); nullopt for an unknown id. Thread-safe.
     std::optional<Request> request_state(int64_t id) const;
