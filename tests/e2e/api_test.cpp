@@ -74,11 +74,7 @@ protected:
                toml(tmp / name) + "]\n\n";
     }
     RunResult coffer(std::vector<std::string> args, RunOptions o = {}) const {
-        args.insert(args.begin(), {"--config", cfg});
-        auto env = repo.base_env();
-        for (const auto& [k, v] : o.env) env[k] = v;
-        o.env = env;
-        return run_process(coffer_bin(), args, o);
+        return run_with_config(repo, cfg, std::move(args), std::move(o));
     }
     std::string token_for(const std::string& user, std::vector<std::string> extra) {
         std::vector<std::string> args = {"token", "create", "--user", user};

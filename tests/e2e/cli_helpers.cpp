@@ -549,6 +549,15 @@ RunResult Repo::run(const std::vector<std::string>& args, Keys keys, RunOptions 
     return run_process(coffer_bin(), all, options);
 }
 
+RunResult run_with_config(const Repo& repo, const std::string& cfg, std::vector<std::string> args,
+                          RunOptions o) {
+    args.insert(args.begin(), {"--config", cfg});
+    auto env = repo.base_env();
+    for (const auto& [k, v] : o.env) env[k] = v;
+    o.env = env;
+    return run_process(coffer_bin(), args, o);
+}
+
 nlohmann::json Repo::backup(const std::vector<std::string>& args) const {
     std::vector<std::string> all{"backup", "--json"};
     all.insert(all.end(), args.begin(), args.end());

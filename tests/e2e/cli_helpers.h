@@ -154,6 +154,10 @@ public:
     std::string base, repo, host_key, recovery_key, cache_dir, home;
 };
 
+// coffer --config cfg ARGS... with repo's environment (plus o.env).
+RunResult run_with_config(const Repo& repo, const std::string& cfg, std::vector<std::string> args,
+                          RunOptions o = {});
+
 // Where restore puts source path src below target.
 inline std::string restored(const std::string& target, const std::string& src) {
     return target + src;

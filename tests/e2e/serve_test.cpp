@@ -72,11 +72,7 @@ protected:
                toml(data) + "]\n\n";
     }
     RunResult coffer(std::vector<std::string> args, RunOptions o = {}) const {
-        args.insert(args.begin(), {"--config", cfg});
-        auto env = repo.base_env();
-        for (const auto& [k, v] : o.env) env[k] = v;
-        o.env = env;
-        return run_process(coffer_bin(), args, o);
+        return run_with_config(repo, cfg, std::move(args), std::move(o));
     }
     size_t snapshots_of(const std::string& set) const {
         RunResult r = repo.run({"snapshots", "--json"});

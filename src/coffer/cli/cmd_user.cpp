@@ -10,6 +10,7 @@
 
 #include "coffer/api/access.h"
 #include "coffer/cli/common.h"
+#include "coffer/cli/serve_api.h"
 #include "coffer/retention/policy.h"
 #include "coffer/util/file.h"
 
@@ -210,22 +211,9 @@ int run_token_list(GlobalOptions& g, const UserArgs& a) {
     auto tokens = (*db)->list_tokens(a.user);
     if (!tokens.ok()) return fail(tokens.status());
     const int64_t now = repo::now_unix_ns();
-    auto state = [now](const api::TokenInfo& t) {
-        return t.revoked_ns                          ? "revoked"
-               : t.expires_ns && t.expires_ns <= now ? "expired"
-                                                     : "active";
-    };
     if (g.json) {
         nlohmann::json out = nlohmann::json::array();
-        for (const auto& t : *tokens)
-            out.push_back({{"id", t.id},
-                           {"user", t.user},
-                           {"role", api::role_name(t.role)},
-                           {"label", t.label},
-                           {"status", state(t)},
-                           {"created", when(t.created_ns)},
-                           {"expires", when(t.expires_ns)},
-                           {"last_used", when(t.last_used_ns)}});
+        for (const auto& t : *tokens) out.push_back(token_json(t, now));
         print_json({{"tokens", out}});
         return k_exit_ok;
     }
@@ -233,7 +221,8 @@ int run_token_list(GlobalOptions& g, const UserArgs& a) {
                 "LABEL");
     for (const auto& t : *tokens)
         std::printf("%-12s  %-16s  %-9s  %-8s  %-20s  %s\n", t.id.c_str(), t.user.c_str(),
-                    std::string(api::role_name(t.role)).c_str(), state(t),
+                    std::string(api::role_name(t.role)).c_str(),
+                    token_json(t, now)["status"].get<std::string>().c_str(),
                     when(t.expires_ns).c_str(), t.label.c_str());
     return k_exit_ok;
 }

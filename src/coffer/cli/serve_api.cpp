@@ -139,6 +139,21 @@ std::string body_string(const ApiRequest& r, const char* key) {
 
 }  // namespace
 
+nlohmann::json token_json(const api::TokenInfo& t, int64_t now_ns) {
+    const char* status = t.revoked_ns                             ? "revoked"
+                         : t.expires_ns && t.expires_ns <= now_ns ? "expired"
+                                                                  : "active";
+    return {{"id", t.id},
+            {"user", t.user},
+            {"role", api::role_name(t.role)},
+            {"label", t.label},
+            {"status", status},
+            {"created", iso(t.created_ns)},
+            {"expires", iso(t.expires_ns)},
+            {"revoked", iso(t.revoked_ns)},
+            {"last_used", iso(t.last_used_ns)}};
+}
+
 std::vector<api::Route> serve_routes(ServeApi& s) {
     std::vector<api::Route> routes;
     auto add = [&routes](const char* method, const char* pattern, Permission p,
@@ -346,15 +361,8 @@ std::vector<api::Route> serve_routes(ServeApi& s) {
             auto tokens = s.access.list_tokens(user);
             if (!tokens.ok()) return from_status(tokens.status());
             nlohmann::json out = nlohmann::json::array();
-            for (const auto& t : *tokens)
-                out.push_back({{"id", t.id},
-                               {"user", t.user},
-                               {"role", api::role_name(t.role)},
-                               {"label", t.label},
-                               {"created", iso(t.created_ns)},
-                               {"expires", iso(t.expires_ns)},
-                               {"revoked", iso(t.revoked_ns)},
-                               {"last_used", iso(t.last_used_ns)}});
+            const int64_t now = repo::now_unix_ns();
+            for (const auto& t : *tokens) out.push_back(token_json(t, now));
             return ApiReply{200, {{"tokens", out}}, {}};
         },
         "The API tokens (never their secrets)");

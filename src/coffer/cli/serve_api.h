@@ -27,4 +27,8 @@ struct ServeApi {
 
 std::vector<api::Route> serve_routes(ServeApi& s);
 
+// A token as `coffer token list --json` and GET /api/v1/tokens show it (never its secret):
+// status is "active", "expired" or "revoked" at now_ns.
+nlohmann::json token_json(const api::TokenInfo& t, int64_t now_ns);
+
 }  // namespace coffer::cli
