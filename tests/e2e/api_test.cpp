@@ -224,6 +224,18 @@ TEST_F(ApiCli, EveryEndpointEveryRoleEveryMethodAgreesWithDocsApiMd) {
     for (const auto& row : rows) documented.insert(row.method + " " + row.path);
     EXPECT_EQ(served_routes, documented);
 
+    // The dashboard is part of the binary, under the same headers as the API.
+    auto page = client()->Get("/");
+    ASSERT_TRUE(page);
+    EXPECT_EQ(page->status, 200);
+    EXPECT_EQ(page->get_header_value("Content-Type"), "text/html; charset=utf-8");
+    EXPECT_TRUE(contains(page->body, "/dashboard/app.js"));
+    EXPECT_TRUE(contains(page->get_header_value("Content-Security-Policy"), "default-src 'self'"));
+    auto script = client()->Get("/dashboard/app.js");
+    ASSERT_TRUE(script);
+    EXPECT_EQ(script->status, 200);
+    EXPECT_TRUE(contains(script->body, "/api/v1/login"));
+
     // Bad credentials.
     std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // the 1 s token is past
     EXPECT_EQ(status("GET", "/api/v1/status", expired), 401);

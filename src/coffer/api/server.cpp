@@ -209,6 +209,7 @@ struct ApiServer::Impl {
         if (!s.ok()) return internal(s.status());
         if (!*s) return failed_auth(r, "unknown or expired session");
         r.principal = (*s)->first;
+        r.csrf = (*s)->second.csrf;
         if (r.method != "GET" && r.method != "HEAD") {
             std::string csrf = req.get_header_value("X-CSRF-Token");
             if (csrf.empty() || !ct_equal(as_bytes(csrf), as_bytes((*s)->second.csrf))) {
@@ -401,13 +402,17 @@ Result<std::unique_ptr<ApiServer>> ApiServer::start(ServerOptions options) {
                            "End the session"});
     s->m_routes.push_back({"GET", "/api/v1/session", Permission::status,
                            [](const ApiRequest& r) {
-                               return ApiReply{200,
-                                               {{"user", r.principal->user},
-                                                {"role", role_name(r.principal->role)},
-                                                {"via", r.principal->via}},
-                                               {}};
+                               ApiReply reply{200,
+                                              {{"user", r.principal->user},
+                                               {"role", role_name(r.principal->role)},
+                                               {"via", r.principal->via}},
+                                              {}};
+                               // The page reloaded: same-origin script may read its own
+                               // session's token again (another origin cannot read answers).
+                               if (!r.csrf.empty()) reply.body["csrf_token"] = r.csrf;
+                               return reply;
                            },
-                           "Who the caller is"});
+                           "Who the caller is (and, for a session, its CSRF token)"});
     ApiServer* self = s.get();
     s->m_routes.push_back({"GET", "/api/v1/openapi.json", std::nullopt,
                            [self](const ApiRequest&) {

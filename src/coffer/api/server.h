@@ -44,7 +44,8 @@ struct ApiRequest {
     std::map<std::string, std::string> query;   // first value of each
     nlohmann::json body;                        // null when the request had none
     std::optional<Principal> principal;         // unset on public routes
-    std::string client;                         // remote address
+    std::string csrf;    // the session's CSRF token, when authenticated by the cookie
+    std::string client;  // remote address
 };
 
 struct ApiReply {

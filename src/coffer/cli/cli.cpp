@@ -87,9 +87,9 @@ int run(int argc, char** argv) {
     // daemon (whose jobs record themselves).
     for (CLI::App* sub : app.get_subcommands()) {
         std::string name = sub->get_name();
-        // key split|protect record themselves, under their own names.
+        // key split|protect, user.* and token.* record themselves, under their own names.
         if (name == "audit" || name == "config" || name == "status" || name == "serve" ||
-            name == "key")
+            name == "key" || name == "user" || name == "token")
             continue;
         audit_command(g, name, exit_code);
     }

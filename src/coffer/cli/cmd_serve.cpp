@@ -16,6 +16,7 @@
 #include <mutex>
 #include <thread>
 
+#include "coffer/api/dashboard.h"
 #include "coffer/api/tls.h"
 #include "coffer/cli/common.h"
 #include "coffer/cli/serve_api.h"
@@ -274,6 +275,7 @@ int run_serve(GlobalOptions& g, const ServeArgs& a) {
     api_opts.certificate = *cert;
     api_opts.access = access->get();
     api_opts.routes = serve_routes(serve_api);
+    api_opts.assets = api::dashboard_assets();
     api_opts.metrics = [&] {
         auto r = metrics();
         return api::PlainResponse{r.status, r.body, r.content_type};
