@@ -87,12 +87,6 @@ Bytes secret_digest(std::string_view secret) {
     return Bytes(d.view().begin(), d.view().end());
 }
 
-int64_t now_unix_ns() {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
 bool is_hex(std::string_view s) {
     for (char c : s)
         if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
@@ -100,6 +94,12 @@ bool is_hex(std::string_view s) {
 }
 
 }  // namespace
+
+int64_t system_now_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
 
 Status check_user_name(const std::string& name) {
     if (name.empty() || name.size() > 64 || name[0] == '.' || name[0] == '-')
@@ -140,7 +140,7 @@ Status AccessDb::add_user(const std::string& name, Role role, const std::string&
     std::lock_guard lock(m_mu);
     Stmt st(m_db, "INSERT INTO users (name, role, password_hash, created_ns) VALUES (?,?,?,?)",
             k_what);
-    st.bind(1, name).bind(2, std::string(role_name(role))).bind(3, hash).bind(4, now_unix_ns());
+    st.bind(1, name).bind(2, std::string(role_name(role))).bind(3, hash).bind(4, system_now_ns());
     int rc = st.step();
     if (rc == SQLITE_CONSTRAINT)
         return already_exists("user " + name +

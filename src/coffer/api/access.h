@@ -64,6 +64,9 @@ struct Principal {
     bool allows(Permission p) const { return role_allows(role, p) && role_allows(user_role, p); }
 };
 
+// The system clock, ns since the epoch: what the API uses when no clock is injected.
+int64_t system_now_ns();
+
 // Names are 1-64 characters of [A-Za-z0-9._-], not starting with '.' or '-'.
 Status check_user_name(const std::string& name);
 

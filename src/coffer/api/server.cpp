@@ -15,12 +15,6 @@ namespace {
 
 constexpr const char* k_cookie = "coffer_session";
 
-int64_t system_now() {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
 std::vector<std::string> segments(const std::string& path) {
     std::vector<std::string> out;
     size_t pos = 1;
@@ -94,7 +88,7 @@ struct ApiServer::Impl {
     std::mutex mu;  // failures
     std::map<std::string, std::deque<int64_t>> failures;
 
-    int64_t now() const { return opts.now ? opts.now() : system_now(); }
+    int64_t now() const { return opts.now ? opts.now() : system_now_ns(); }
 
     void audit(const std::string& action, const std::string& outcome, const std::string& user,
                const std::string& client, nlohmann::json details) {
