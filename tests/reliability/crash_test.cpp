@@ -24,6 +24,7 @@
 #include <stdexcept>
 
 #include "e2e/cli_helpers.h"
+#include "reliability/crash_modes.h"
 
 namespace coffer::e2e {
 namespace {
@@ -167,8 +168,8 @@ protected:
             if (!problem.empty()) out.failures.push_back(problem);
             force_remove_all(trial_base);
         };
-        for (const char* mode : {"before", "after", "torn"})
-            for (int at = 1; at <= calls; ++at) {
+        for (int at = 1; at <= calls; ++at)
+            for (const std::string& mode : crash_modes_at(at, {"before", "after", "torn"})) {
                 RunOptions o;
                 o.env["COFFER_CRASH_AT"] = std::to_string(at);
                 o.env["COFFER_CRASH_MODE"] = mode;

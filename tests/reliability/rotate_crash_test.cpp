@@ -13,6 +13,7 @@
 #include <map>
 
 #include "e2e/cli_helpers.h"
+#include "reliability/crash_modes.h"
 
 namespace coffer::e2e {
 namespace {
@@ -142,8 +143,8 @@ TEST_F(RotateCrashTest, EverySnapshotRestoresWithOneOfTheKeysAtEveryCrashPoint) 
 
     std::vector<std::string> failures;
     int trials = 0;
-    for (const char* mode : {"before", "after"})
-        for (int at = 1; at <= calls; ++at) {
+    for (int at = 1; at <= calls; ++at)
+        for (const std::string& mode : crash_modes_at(at, {"before", "after"})) {
             ++trials;
             if (std::string p = trial(mode, at, calls); !p.empty()) failures.push_back(p);
         }

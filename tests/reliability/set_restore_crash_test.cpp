@@ -12,6 +12,7 @@
 #include <random>
 
 #include "e2e/set_fixture.h"
+#include "reliability/crash_modes.h"
 
 namespace coffer::e2e {
 namespace {
@@ -189,8 +190,8 @@ TEST_F(SetRestoreCrash, KilledAnywhereEachSourceIsOldOrNewAndARerunCompletes) {
         if (problem.empty()) problem = after_rerun(label);
         if (!problem.empty()) failures.push_back(problem);
     };
-    for (const char* mode : {"before", "after", "torn"})
-        for (int at = 1; at <= calls; ++at) {
+    for (int at = 1; at <= calls; ++at)
+        for (const std::string& mode : crash_modes_at(at, {"before", "after", "torn"})) {
             RunOptions o;
             o.env["COFFER_CRASH_AT"] = std::to_string(at);
             o.env["COFFER_CRASH_MODE"] = mode;
