@@ -12,7 +12,7 @@ packages=(
   libpq-dev postgresql-client
   libcurl4-openssl-dev libexpat1-dev curl openssl ca-certificates
   libhowardhinnant-date-dev tzdata libcpp-httplib-dev
-  restic borgbackup python3 chromium fiu-utils clang
+  restic borgbackup python3 chromium fiu-utils clang wrk
 )
 
 missing=()

@@ -24,62 +24,31 @@ if [[ ! -f $tools/node_modules/playwright-core/package.json ]]; then
     || skip "npm could not install playwright-core"
 fi
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/coffer-dashboard.XXXXXX")
-serve_pid=
-cleanup() {
-  if [[ -n $serve_pid ]]; then
-    kill "$serve_pid" 2>/dev/null || true
-    wait "$serve_pid" 2>/dev/null || true
-  fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-mkdir -p "$artifacts" "$work/data" "$work/home"
-export HOME=$work/home COFFER_CACHE_DIR=$work/cache
-unset COFFER_CONFIG COFFER_REPO COFFER_HOST_KEY COFFER_RECOVERY_KEY_FILE
+source "$here/serve_fixture.sh"
+fixture_begin dashboard
+mkdir -p "$artifacts" "$work/data"
 echo "listen 443" > "$work/data/app.conf"
 head -c 300000 /dev/urandom > "$work/data/blob.bin"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cat > "$work/coffer.toml" <<TOML
-[repository]
-url = "$work/repo"
-host_key = "$work/host.key"
-
-[server]
-state_dir = "$work/state"
-listen = "127.0.0.1:$port"
-
-[[set]]
-name = "app"
-schedule = "@daily"
-rpo = "1d"
+fixture_config "[[set]]
+name = \"app\"
+schedule = \"@daily\"
+rpo = \"1d\"
 [[set.source]]
-name = "files"
-type = "files"
-paths = ["$work/data"]
-TOML
-c() { "$coffer" --config "$work/coffer.toml" "$@"; }
-"$coffer" --repo "$work/repo" --host-key "$work/host.key" init -q \
-  --recovery-key-out "$work/recovery.key" >/dev/null
+name = \"files\"
+type = \"files\"
+paths = [\"$work/data\"]"
+fixture_init
 printf 'admin password, long\n' > "$work/admin.pw"
 printf 'viewer password, long\n' > "$work/viewer.pw"
 chmod 600 "$work"/*.pw
 c -q user add admin --role admin --password-file "$work/admin.pw"
 c -q user add tv --role viewer --password-file "$work/viewer.pw"
 
-"$coffer" --config "$work/coffer.toml" serve > "$work/serve.log" 2>&1 &
-serve_pid=$!
-for _ in $(seq 1 300); do
-  [[ -f $work/state/tls/cert.pem ]] && curl -fsS --cacert "$work/state/tls/cert.pem" \
-    "https://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
-  sleep 0.1
-done
-curl -fsS --cacert "$work/state/tls/cert.pem" "https://127.0.0.1:$port/healthz" >/dev/null \
-  || { cat "$work/serve.log" >&2; echo "coffer serve did not come up" >&2; exit 1; }
-fingerprint=$(grep -o '"tls_fingerprint_sha256":"[^"]*"' "$work/serve.log" | head -1 | cut -d'"' -f4)
+fixture_serve
 
 NODE_PATH=$tools/node_modules \
-COFFER_URL="https://127.0.0.1:$port/" COFFER_FINGERPRINT=$fingerprint \
+COFFER_URL="$url/" COFFER_FINGERPRINT=$fingerprint \
+DATA_DIR=$work/data RECOVERY_KEY=$(grep -o 'crk1-[0-9a-f-]*' "$work/recovery.key") \
 ADMIN_PASSWORD='admin password, long' VIEWER_PASSWORD='viewer password, long' \
 ARTIFACTS=$artifacts timeout 240 node "$here/dashboard.cjs" \
   || { tail -20 "$work/serve.log" >&2; exit 1; }

@@ -123,6 +123,31 @@ TEST_F(KeyShares, SharesCanBeTypedInInsteadOfPassedAsFiles) {
     EXPECT_TRUE(contains(empty.err, "is empty")) << empty.describe();
 }
 
+// The whole key can be typed in (or piped from a vault tool) the same way: how `coffer serve`
+// hands an API restore's key to its child.
+TEST_F(KeyShares, TheRecoveryKeyCanBeTypedInAsALineOfStandardInput) {
+    repo.init();
+    make_dir(data);
+    write_file(data + "/f.txt", "typed key\n");
+    std::string id = repo.backup({data})["snapshot_id"];
+    std::string key = read_file(repo.recovery_key);
+    RunOptions typed;
+    typed.stdin_data = key.substr(0, key.find('\n')) + "\n";
+    RunResult r = repo.run({"--recovery-key-file", "-", "restore", id, "--target", dir / "typed"},
+                           Keys::host, typed);
+    ASSERT_EQ(r.exit_code, 0) << r.describe();
+    EXPECT_EQ(read_file(restored(dir / "typed", data) + "/f.txt"), "typed key\n");
+    RunOptions wrong;
+    wrong.stdin_data = "crk1-0000\n";
+    RunResult w = repo.run({"--recovery-key-file", "-", "ls", id}, Keys::host, wrong);
+    EXPECT_EQ(w.exit_code, 2) << w.describe();
+    EXPECT_TRUE(w.one_line_error()) << w.describe();
+    EXPECT_TRUE(contains(w.err, "the recovery key (--recovery-key-file -)")) << w.describe();
+    RunResult empty = repo.run({"--recovery-key-file", "-", "ls", id}, Keys::host);
+    EXPECT_EQ(empty.exit_code, 2) << empty.describe();
+    EXPECT_TRUE(contains(empty.err, "is empty")) << empty.describe();
+}
+
 TEST_F(KeyShares, MistypedForeignOrMixedSharesAreRefusedInOneLine) {
     auto shares = init_with_shares(repo, dir / "shares");
     make_dir(data);

@@ -46,8 +46,10 @@ struct World {
     int backups = 0;
     bool in_job = false;
     std::string fail_set;
-    std::string fail_job = "backup";  // which job of fail_set fails
-    std::vector<std::string> jobs;    // "set:job@time"
+    std::string fail_job = "backup";               // which job of fail_set fails
+    std::vector<std::string> jobs;                 // "set:job@time"
+    std::vector<std::vector<std::string>> inputs;  // each job's JobInput::args
+    std::vector<std::string> secrets;              // and its secret
     std::vector<nlohmann::json> events;
     Facts facts;
     Daemon* daemon = nullptr;
@@ -66,8 +68,10 @@ struct World {
             now = std::max(now, t);
             return true;
         };
-        h.run_job = [this](const std::string& set, const std::string& job,
+        h.run_job = [this](const std::string& set, const std::string& job, const JobInput& input,
                            const std::function<void()>& tick) {
+            inputs.push_back(input.args);
+            secrets.emplace_back(as_chars(input.secret.view()));
             for (int i = 0; i < ticks_per_job; ++i) {
                 now += k_s;
                 tick();
@@ -148,7 +152,7 @@ TEST(Daemon, RequestedRunsStartAtOnceAndRecordTheirOutcome) {
     // Both requests at once (k_t0), then the hourly backup at 17:00, which stops the world.
     std::vector<std::string> expected = {
         "app:backup@2026-11-23T16:46:00Z", "app:forget@2026-11-23T16:46:05Z",
-        "app:prune@2026-11-23T16:46:10Z",  "app:drill@2026-11-23T16:46:15Z",
+        "app:prune@2026-11-23T16:46:10Z", "app:drill@2026-11-23T16:46:15Z",
         "app:backup@2026-11-23T17:00:00Z"};
     EXPECT_EQ(w.jobs, expected);
     auto done = d.request_state(*backup);
@@ -162,6 +166,80 @@ TEST(Daemon, RequestedRunsStartAtOnceAndRecordTheirOutcome) {
     EXPECT_FALSE(d.has_requests());
     EXPECT_FALSE(d.request_state(999));
     EXPECT_EQ(w.count("requested"), 2u);
+}
+
+// A restore is a request of its own: its arguments reach the job, its secret does not stay in
+// the request, and a second one for the same set is refused while the first waits.
+TEST(Daemon, ARequestedRestoreGetsItsInputAndIsNeverMergedWithAnother) {
+    World w;
+    w.stop_after = 1;
+    Daemon d({plan("app", "@hourly")}, *w.db, {}, w.hooks());
+    w.daemon = &d;
+    JobInput in;
+    in.args = {"--confirm=app", "--recovery-key-file=-"};
+    in.secret = SecretBytes(as_bytes("crk1-secret\n"));
+    auto restore = d.request("app", "restore", "alice", std::move(in));
+    ASSERT_TRUE(restore.ok()) << restore.status().to_string();
+    EXPECT_EQ(d.request("app", "restore", "bob").status().code(), Code::already_exists);
+    auto queued = d.request_state(*restore);
+    ASSERT_TRUE(queued);
+    EXPECT_EQ(queued->args, (std::vector<std::string>{"--confirm=app", "--recovery-key-file=-"}));
+    ASSERT_TRUE(d.run().ok());
+    ASSERT_FALSE(w.jobs.empty());
+    EXPECT_EQ(w.jobs.front(), "app:restore@2026-11-23T16:46:00Z");
+    EXPECT_EQ(w.inputs.front(), queued->args);
+    EXPECT_EQ(w.secrets.front(), "crk1-secret\n");
+    auto done = d.request_state(*restore);
+    ASSERT_TRUE(done);
+    EXPECT_EQ(done->state, "done");
+    // Once it ended, another restore may be asked for.
+    EXPECT_TRUE(d.request("app", "restore", "bob").ok());
+}
+
+// A paused set's scheduled backups are skipped (and said so) while the others run; a schedule
+// set through the API replaces the config's, and both are read back by the next daemon.
+TEST(Daemon, APausedSetIsSkippedAndAChangedScheduleRunsAndOutlivesTheDaemon) {
+    World w;
+    SetPlan other = plan("other", "@hourly");
+    Daemon d({plan("app", "@hourly"), other}, *w.db, {}, w.hooks());
+    w.daemon = &d;
+    ASSERT_TRUE(d.set_paused("app", true, "alice").ok());
+    auto every20 = schedule::Schedule::parse("@every 20m");
+    ASSERT_TRUE(every20.ok());
+    ASSERT_TRUE(d.set_schedule("other", *every20, "bob").ok());
+    EXPECT_EQ(d.set_paused("nope", true, "alice").code(), Code::not_found);
+    EXPECT_EQ(d.plan("other")->schedule.expression(), "@every 20m");
+    ASSERT_TRUE(d.run().ok());
+    std::vector<std::string> expected = {"other:backup@2026-11-23T17:00:00Z",
+                                         "other:backup@2026-11-23T17:20:00Z",
+                                         "other:backup@2026-11-23T17:40:00Z"};
+    EXPECT_EQ(w.jobs, expected);
+    ASSERT_GE(w.count("skipped"), 1u);
+    for (const auto& e : w.events)
+        if (e["event"] == "skipped") {
+            EXPECT_EQ(e["set"], "app");
+        }
+    EXPECT_EQ(w.count("schedule_changed"), 1u);
+    EXPECT_EQ(w.count("paused"), 1u);
+
+    // The next daemon, from the same state: still paused, still every 20 minutes; resumed and
+    // back to the config's schedule, app runs again on the hour.
+    w.jobs.clear();
+    w.backups = 0;
+    w.stop_after = 2;
+    Daemon again({plan("app", "@hourly"), other}, *w.db, {}, w.hooks());
+    w.daemon = &again;
+    EXPECT_TRUE(again.override_of("app").paused);
+    EXPECT_EQ(again.override_of("other").schedule, "@every 20m");
+    EXPECT_EQ(again.override_of("other").changed_by, "bob");
+    ASSERT_TRUE(again.set_paused("app", false, "alice").ok());
+    ASSERT_TRUE(again.set_schedule("other", std::nullopt, "bob").ok());
+    EXPECT_EQ(again.override_of("other").schedule, "");
+    ASSERT_TRUE(again.run().ok());
+    ASSERT_EQ(w.jobs.size(), 2u);
+    EXPECT_EQ(w.jobs[0].substr(0, 11), "app:backup@") << w.jobs[0];
+    EXPECT_EQ(w.jobs[1].substr(0, 13), "other:backup@") << w.jobs[1];
+    EXPECT_EQ(w.jobs[0].substr(w.jobs[0].size() - 6), "00:00Z") << "not on the hour";
 }
 
 // A drill schedule runs `drill` jobs between backups, never at the same time, a drill due with a

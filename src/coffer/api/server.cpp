@@ -8,6 +8,7 @@
 #include <mutex>
 
 #include "coffer/server/http.h"
+#include "coffer/util/bytes.h"
 
 namespace coffer::api {
 
@@ -148,14 +149,15 @@ struct ApiServer::Impl {
     }
 
     // What a changing request did, for the audit log: the route's parameters and the body's
-    // plain fields, never a password or a token.
+    // plain fields, never a password, a token or a recovery key.
     static nlohmann::json audit_details(const ApiRequest& r, const ApiReply& reply) {
         nlohmann::json d = {{"path", r.path},
                             {"status", reply.status},
                             {"via", r.principal ? r.principal->via : ""}};
         for (const auto& [k, v] : r.params) d["params"][k] = v;
         if (r.body.is_object())
-            for (const char* key : {"user", "role", "label", "expires", "confirm"})
+            for (const char* key :
+                 {"user", "role", "label", "expires", "confirm", "snapshot", "before", "target"})
                 if (r.body.contains(key) && r.body[key].is_string())
                     d["body"][key] = r.body[key].get<std::string>().substr(0, 200);
         if (reply.body.is_object())
@@ -418,6 +420,15 @@ Result<std::unique_ptr<ApiServer>> ApiServer::start(ServerOptions options) {
     impl.routes = &s->m_routes;
 
     auto handler = [&impl](const httplib::Request& req, httplib::Response& res) {
+        // Bodies carry passwords and recovery keys: wiped once answered, not just freed.
+        // httplib owns the (non-const) Request and reads its body no more after this.
+        struct WipeBody {
+            const httplib::Request& req;
+            ~WipeBody() {
+                auto& body = const_cast<std::string&>(req.body);
+                secure_wipe(body.data(), body.size());
+            }
+        } wipe{req};
         // The logout route needs the raw cookie, which only dispatch sees: end it there.
         if (req.method == "POST" && req.path == "/api/v1/logout") {
             std::string cookie = cookie_value(req, k_cookie);
@@ -437,6 +448,9 @@ Result<std::unique_ptr<ApiServer>> ApiServer::start(ServerOptions options) {
     impl.server->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
     impl.server->set_read_timeout(10, 0);
     impl.server->set_keep_alive_max_count(100);
+    // httplib writes a reply's headers and body separately: with Nagle's algorithm the body
+    // waits for the client's delayed ACK, 40 ms a request (measured with wrk: 180 requests/s).
+    impl.server->set_tcp_nodelay(true);
 
     s->m_host = hp.first;
     int port = hp.second == 0 ? impl.server->bind_to_any_port(hp.first)
@@ -465,6 +479,24 @@ ApiServer::~ApiServer() {
 
 int ApiServer::min_tls_version() const {
     return static_cast<int>(SSL_CTX_get_min_proto_version(m_impl->server->ssl_context()));
+}
+
+namespace {
+
+void wipe_strings(nlohmann::json& j) {
+    if (j.is_string()) {
+        auto& text = j.get_ref<std::string&>();
+        secure_wipe(text.data(), text.size());
+    } else if (j.is_structured()) {
+        for (auto& v : j) wipe_strings(v);
+    }
+}
+
+}  // namespace
+
+ApiRequest::~ApiRequest() {
+    wipe_strings(body);
+    secure_wipe(csrf.data(), csrf.size());
 }
 
 nlohmann::json ApiServer::openapi() const {

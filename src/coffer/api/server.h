@@ -46,6 +46,12 @@ struct ApiRequest {
     std::optional<Principal> principal;         // unset on public routes
     std::string csrf;    // the session's CSRF token, when authenticated by the cookie
     std::string client;  // remote address
+
+    ApiRequest() = default;
+    ApiRequest(const ApiRequest&) = default;
+    ApiRequest& operator=(const ApiRequest&) = default;
+    // Wipes the body's strings (passwords, recovery keys) and the CSRF token.
+    ~ApiRequest();
 };
 
 struct ApiReply {

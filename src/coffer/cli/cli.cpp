@@ -26,7 +26,9 @@ int run(int argc, char** argv) {
                    "Host key file (default " + default_host_key_path() + ")")
         ->envname("COFFER_HOST_KEY");
     app.add_option("--recovery-key-file", g.recovery_key_file,
-                   "File holding the recovery key (needed to read backups)")
+                   "File holding the recovery key (needed to read backups), or '-' to type "
+                   "the key's text in (hidden; a line of standard input when it is not a "
+                   "terminal)")
         ->envname("COFFER_RECOVERY_KEY_FILE");
     app.add_option("--recovery-share", g.recovery_shares,
                    "A recovery share file (coffer key split), or '-' to type one in (hidden; "

@@ -34,6 +34,10 @@ std::string actor() {
     std::string out = "os:" + user;
     if (const char* sudo = std::getenv("SUDO_USER"); sudo && *sudo && user != sudo)
         out += " (sudo by " + std::string(sudo) + ")";
+    // Set by `coffer serve` for a job an API user asked for (a restore): who asked, beside the
+    // OS user that ran it, which stays the first word (anyone could set this variable).
+    if (const char* api = std::getenv("COFFER_API_USER"); api && *api)
+        out += " (for api user " + std::string(api).substr(0, 64) + ")";
     return out;
 }
 

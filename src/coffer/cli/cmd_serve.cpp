@@ -4,6 +4,7 @@
 // /metrics and /healthz; alerts through [server] webhook_url / on_failure. SIGTERM or SIGINT
 // stops it: the running job is sent SIGTERM (a backup killed before its manifest leaves no
 // snapshot, only unreferenced data that prune removes) and nothing new starts.
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -13,6 +14,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstring>
 #include <mutex>
 #include <thread>
 
@@ -20,12 +22,14 @@
 #include "coffer/api/tls.h"
 #include "coffer/cli/common.h"
 #include "coffer/cli/serve_api.h"
+#include "coffer/cli/serve_api_util.h"
 #include "coffer/retention/policy.h"
 #include "coffer/server/daemon.h"
 #include "coffer/server/http.h"
 #include "coffer/server/metrics.h"
 #include "coffer/server/notify.h"
 #include "coffer/source/process.h"
+#include "coffer/util/file.h"
 
 namespace coffer::cli {
 
@@ -60,13 +64,22 @@ std::string error_line(const std::string& err) {
 
 class Runner {
 public:
-    Runner(std::string exe, std::string config, const config::ServerConfig& server)
-        : m_exe(std::move(exe)), m_config(std::move(config)), m_server(server) {}
+    Runner(std::string exe, std::string config, const config::ServerConfig& server,
+           std::string state)
+        : m_exe(std::move(exe)),
+          m_config(std::move(config)),
+          m_server(server),
+          m_state(std::move(state)) {}
 
     server::JobResult run(const std::string& set, const std::string& job,
-                          const std::function<void()>& tick) {
+                          const server::JobInput& input, const std::function<void()>& tick) {
         std::vector<std::string> argv = {m_exe, "--config", m_config, "--json"};
-        if (job == "backup")
+        std::vector<std::string> env;
+        if (job == "restore") {
+            argv.insert(argv.end(), {"restore", "--set", set});
+            // The actor in the child's audit entries: still the OS user, and for whom.
+            env.push_back("COFFER_API_USER=" + input.by);
+        } else if (job == "backup")
             argv.insert(argv.end(), {"backup", "--set", set});
         else if (job == "forget")
             argv.insert(argv.end(), {"forget", "--set", set});
@@ -78,8 +91,42 @@ public:
                          "--max-unused", std::to_string(m_server.prune_max_unused)});
         else
             argv.push_back("mirror");
+        argv.insert(argv.end(), input.args.begin(), input.args.end());
+        // A requested job's progress line, for GET /api/v1/sets/{set}/jobs/{id} to show.
+        const std::string progress =
+            input.request_id ? job_progress_file(m_state, input.request_id) : std::string();
+        if (!progress.empty()) {
+            env.push_back("COFFER_PROGRESS_FILE=" + progress);
+            ::unlink(progress.c_str());  // a killed job's, of an id from before a restart
+        }
+        struct RemoveProgress {
+            const std::string& path;
+            ~RemoveProgress() {
+                if (!path.empty()) ::unlink(path.c_str());
+            }
+        } remove_progress{progress};
         server::JobResult r;
-        auto p = source::Process::start("", source::Pipe::from_stdout, {}, argv);
+        // The secret goes through a pipe filled before the child starts (it is far below the
+        // pipe's capacity), so it is in no file, no argument and no environment variable.
+        int secret_pipe[2] = {-1, -1};
+        if (!input.secret.empty()) {
+            if (::pipe2(secret_pipe, O_CLOEXEC) != 0) {
+                r.error = "create a pipe for the job's key: " + std::string(std::strerror(errno));
+                return r;
+            }
+            // Never blocking: a secret larger than the pipe fails the job instead of stopping
+            // the daemon (the API caps it far below).
+            (void)::fcntl(secret_pipe[1], F_SETFL, O_NONBLOCK);
+            Status st = write_all(secret_pipe[1], input.secret.view(), "the job's key pipe");
+            ::close(secret_pipe[1]);
+            if (!st.ok()) {
+                ::close(secret_pipe[0]);
+                r.error = st.message();
+                return r;
+            }
+        }
+        auto p = source::Process::start("", source::Pipe::from_stdout, env, argv, secret_pipe[0]);
+        if (secret_pipe[0] >= 0) ::close(secret_pipe[0]);
         if (!p.ok()) {
             r.error = p.status().message();
             return r;
@@ -114,7 +161,10 @@ public:
         auto j = nlohmann::json::parse(out, nullptr, false);
         // The snapshot a drill restored, passed or failed; the rest of its result is in the
         // audit log.
-        if (job == "drill" && j.is_object()) r.snapshot = j.value("snapshot_id", "");
+        if ((job == "drill" || job == "restore") && j.is_object()) {
+            r.snapshot = j.value("snapshot_id", "");
+            r.report = j;
+        }
         if (code == 0) {
             r.outcome = "ok";
             if (job == "backup" && j.is_object()) {
@@ -146,6 +196,7 @@ public:
 private:
     std::string m_exe, m_config;
     config::ServerConfig m_server;
+    std::string m_state;
     std::mutex m_mu;  // m_child: a signal only ever goes to our own unreaped child
     pid_t m_child = -1;
     std::atomic<bool> m_stopping{false};
@@ -213,7 +264,7 @@ int run_serve(GlobalOptions& g, const ServeArgs& a) {
         std::fflush(stdout);
     };
     server::Notifier notifier(cfg->server.webhook_url, cfg->server.on_failure);
-    Runner runner(self_exe(), cfg->path, cfg->server);
+    Runner runner(self_exe(), cfg->path, cfg->server, state);
     std::mutex sleep_mu;
     std::condition_variable sleep_cv;
     server::Daemon* daemon_ptr = nullptr;
@@ -226,7 +277,7 @@ int run_serve(GlobalOptions& g, const ServeArgs& a) {
             std::chrono::duration_cast<std::chrono::system_clock::duration>(
                 std::chrono::nanoseconds(until)));
         sleep_cv.wait_until(lock, deadline,
-                            [&] { return daemon_ptr->stopping() || daemon_ptr->has_requests(); });
+                            [&] { return daemon_ptr->stopping() || daemon_ptr->has_work(); });
         return !daemon_ptr->stopping();
     };
     hooks.wake = [&] {
@@ -234,7 +285,9 @@ int run_serve(GlobalOptions& g, const ServeArgs& a) {
         sleep_cv.notify_all();
     };
     hooks.run_job = [&](const std::string& set, const std::string& job,
-                        const std::function<void()>& tick) { return runner.run(set, job, tick); };
+                        const server::JobInput& input, const std::function<void()>& tick) {
+        return runner.run(set, job, input, tick);
+    };
     hooks.facts = [&]() { return read_facts(g); };
     hooks.on_event = [&](const nlohmann::json& e) {
         log(e);
@@ -268,7 +321,7 @@ int run_serve(GlobalOptions& g, const ServeArgs& a) {
     auto cert =
         api::ensure_certificate(cfg->server.tls_cert, cfg->server.tls_key, state, hp->first);
     if (!cert.ok()) return fail(cert.status());
-    ServeApi serve_api{g, daemon, **db, **access, self_exe(), cfg->path, {}};
+    ServeApi serve_api{g, daemon, **db, **access, self_exe(), cfg->path, state, {}};
     std::mutex audit_mu;
     api::ServerOptions api_opts;
     api_opts.listen = listen;

@@ -331,10 +331,10 @@ std::vector<repo::RecoveryShare>& typed_shares() {
 
 // The n-th (0-based) typed share: asked for on the terminal without echo, or read as one line
 // from standard input when that is not a terminal (a script, a pipe from a vault tool).
-Result<repo::RecoveryShare> typed_share(size_t n) {
-    auto& cache = typed_shares();
-    if (n < cache.size()) return cache[n];
-    std::string what = "recovery share " + std::to_string(n + 1) + " (--recovery-share -)";
+// A secret typed on the terminal without echo, or one line of standard input when that is not a
+// terminal (a script, a pipe from a vault tool, the daemon handing an API request's key to its
+// child).
+Result<SecretBytes> read_secret_line(const std::string& what) {
     SecretBytes line;
     if (::isatty(0)) {
         int tty = ::open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
@@ -344,6 +344,7 @@ Result<repo::RecoveryShare> typed_share(size_t n) {
         TRY_ASSIGN(line, std::move(typed));
     } else {
         std::string text;
+        text.reserve(4096);  // never reallocated: a grown string would leave copies behind
         char c;
         ssize_t got;
         while ((got = ::read(0, &c, 1)) == 1 && c != '\n' && text.size() < 4096) text += c;
@@ -351,6 +352,14 @@ Result<repo::RecoveryShare> typed_share(size_t n) {
         line = SecretBytes(as_bytes(text));
         secure_wipe(text.data(), text.size());
     }
+    return line;
+}
+
+Result<repo::RecoveryShare> typed_share(size_t n) {
+    auto& cache = typed_shares();
+    if (n < cache.size()) return cache[n];
+    std::string what = "recovery share " + std::to_string(n + 1) + " (--recovery-share -)";
+    TRY_ASSIGN(SecretBytes line, read_secret_line(what));
     if (line.empty())
         return invalid_argument(what + " is empty: type the share, or pass a share file");
     auto share = repo::RecoveryShare::parse(as_chars(line.view()));
@@ -379,6 +388,22 @@ Result<std::optional<repo::RecoveryKey>> load_recovery_key_if_given(const Global
         return std::optional<repo::RecoveryKey>(std::move(key));
     }
     if (g.recovery_key_file.empty()) return std::optional<repo::RecoveryKey>();
+    if (g.recovery_key_file == "-") {
+        // Read once: a command may load its keys more than once, and stdin has one copy.
+        static std::optional<repo::RecoveryKey> typed;
+        if (!typed) {
+            const std::string what = "the recovery key (--recovery-key-file -)";
+            TRY_ASSIGN(SecretBytes line, read_secret_line(what));
+            if (line.empty())
+                return invalid_argument(what +
+                                        " is empty: type the key's text (crk1-...), or "
+                                        "pass the key file");
+            auto key = repo::RecoveryKey::parse(as_chars(line.view()));
+            if (!key.ok()) return key.status().with_context(what);
+            typed = std::move(*key);
+        }
+        return typed;
+    }
     TRY_ASSIGN(auto key, repo::RecoveryKey::load(g.recovery_key_file));
     return std::optional<repo::RecoveryKey>(std::move(key));
 }
@@ -501,9 +526,27 @@ HostLock::~HostLock() {
     if (m_fd >= 0) ::close(m_fd);  // releases the flock
 }
 
-ProgressLine::ProgressLine(bool enabled) : m_enabled(enabled && isatty(STDERR_FILENO)) {}
+ProgressLine::ProgressLine(bool enabled) : m_enabled(enabled && isatty(STDERR_FILENO)) {
+    if (const char* f = std::getenv("COFFER_PROGRESS_FILE"); f && *f) m_file = f;
+}
 
 void ProgressLine::update(const std::string& text) {
+    if (!m_file.empty()) {
+        const int64_t now = repo::now_unix_ns();
+        if (now - m_file_written_ns >= 500'000'000) {
+            m_file_written_ns = now;
+            // Best effort, and no fsync: the file only says how far a running job got. A
+            // rename, so that a reader never sees half a line.
+            const std::string tmp = m_file + ".tmp";
+            int fd =
+                ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+            if (fd >= 0) {
+                bool written = write_all(fd, as_bytes(text + "\n"), tmp).ok();
+                ::close(fd);
+                if (!written || ::rename(tmp.c_str(), m_file.c_str()) != 0) ::unlink(tmp.c_str());
+            }
+        }
+    }
     if (!m_enabled) return;
     std::fprintf(stderr, "\r\033[K%s", text.c_str());
     std::fflush(stderr);

@@ -211,7 +211,9 @@ std::vector<nlohmann::json> audit_entries(GlobalOptions& g, const std::string& a
 std::map<std::string, std::vector<nlohmann::json>> drills_by_set(GlobalOptions& g);
 void print_json(const nlohmann::json& j);
 
-// A progress line on stderr that rewrites itself, only when stderr is a terminal.
+// A progress line on stderr that rewrites itself, only when stderr is a terminal. With
+// COFFER_PROGRESS_FILE set (by `coffer serve` for a job an API client polls), the newest line
+// is also kept in that file, replaced whole at most twice a second, whatever the output mode.
 class ProgressLine {
 public:
     explicit ProgressLine(bool enabled);
@@ -222,6 +224,8 @@ public:
 private:
     bool m_enabled;
     bool m_dirty = false;
+    std::string m_file;
+    int64_t m_file_written_ns = 0;
 };
 
 std::string human_bytes(uint64_t bytes);

@@ -5,6 +5,9 @@
 // each; tests/e2e/api_test.cpp checks the server against that table.
 #include "coffer/cli/serve_api.h"
 
+#include "coffer/cli/serve_api_util.h"
+#include "coffer/util/file.h"
+
 #include <poll.h>
 #include <unistd.h>
 
@@ -19,9 +22,7 @@ using api::ApiReply;
 using api::ApiRequest;
 using api::Permission;
 
-std::string iso(int64_t ns) {
-    return ns ? repo::format_rfc3339(ns).substr(0, 19) + "Z" : std::string();
-}
+}  // namespace
 
 nlohmann::json run_json(const server::Run& r) {
     return {{"id", r.id},
@@ -37,6 +38,8 @@ nlohmann::json run_json(const server::Run& r) {
             {"error", r.error}};
 }
 
+namespace {
+
 nlohmann::json request_json(const server::Request& r) {
     nlohmann::json j = {{"id", r.id},
                         {"set", r.set},
@@ -46,19 +49,107 @@ nlohmann::json request_json(const server::Request& r) {
                         {"requested", iso(r.requested_ns)},
                         {"started", iso(r.started_ns)},
                         {"finished", iso(r.finished_ns)}};
+    if (!r.args.empty()) j["args"] = r.args;
     if (r.state == "done") {
         j["outcome"] = r.result.outcome;
         j["error"] = r.result.error;
         j["snapshot"] = r.result.snapshot;
+        if (!r.result.report.is_null()) j["report"] = r.result.report;
     }
     return j;
 }
 
-// A child `coffer --config F --json ARGS...`: its exit code and stdout.
-struct Child {
-    int exit_code = -1;
-    std::string out, error;
-};
+bool one_line(const std::string& s, size_t max) {
+    return !s.empty() && s.size() <= max && s.find_first_of("\r\n") == std::string::npos;
+}
+
+// POST /api/v1/sets/{set}/restore's body, checked and turned into a `coffer restore --set`
+// job: the same choices and the same typed confirmation as the command line. Values go as
+// --flag=value, so none can pass for an option.
+Result<server::JobInput> restore_input(const ServeApi& s, const std::string& set,
+                                       const nlohmann::json& body) {
+    server::JobInput in;
+    // By reference: the body's strings are wiped when the request ends (api::ApiRequest), and
+    // copies of a key would not be.
+    auto text = [&](const char* key) -> Result<std::string> {
+        if (!body.contains(key)) return std::string();
+        if (!body[key].is_string() || !one_line(body[key].get_ref<const std::string&>(), 4096))
+            return invalid_argument(std::string("\"") + key + "\" must be a one-line string");
+        return body[key].get<std::string>();
+    };
+    TRY_ASSIGN(std::string snapshot, text("snapshot"));
+    TRY_ASSIGN(std::string before, text("before"));
+    TRY_ASSIGN(std::string target, text("target"));
+    TRY_ASSIGN(std::string confirm, text("confirm"));
+    TRY_ASSIGN(std::string key, text("recovery_key"));
+    if (!snapshot.empty() && !before.empty())
+        return invalid_argument("send \"snapshot\" or \"before\", not both");
+    if (!snapshot.empty()) {
+        if (snapshot.find_first_not_of("0123456789abcdef") != std::string::npos)
+            return invalid_argument("\"snapshot\" is a snapshot id (hex, or a prefix of one)");
+        in.args.push_back("--snapshot=" + snapshot);
+    }
+    if (!before.empty()) {
+        if (!repo::parse_rfc3339(before).ok())
+            return invalid_argument("\"before\" must be a time such as 2026-12-01T12:00:00Z");
+        in.args.push_back("--before=" + before);
+    }
+    if (!target.empty()) {
+        if (target.front() != '/')
+            return invalid_argument("\"target\" must be an absolute directory on the server");
+        in.args.push_back("--target=" + target);
+    } else if (confirm != set) {
+        return invalid_argument("a restore in place replaces the live data: send \"confirm\": \"" +
+                                set +
+                                "\" (the set's name typed out), or a \"target\"; nothing "
+                                "was changed");
+    }
+    if (target.empty()) in.args.push_back("--confirm=" + confirm);
+    if (body.contains("sources")) {
+        if (!body["sources"].is_array())
+            return invalid_argument("\"sources\" is a list of the set's source names");
+        for (const auto& src : body["sources"]) {
+            if (!src.is_string() || !one_line(src.get<std::string>(), 200))
+                return invalid_argument("\"sources\" is a list of the set's source names");
+            in.args.push_back("--source=" + src.get<std::string>());
+        }
+    }
+    std::string secret;
+    if (!key.empty()) {
+        in.args.push_back("--recovery-key-file=-");
+        secret.reserve(key.size() + 1);
+        secret += key;
+        secret += '\n';
+    }
+    if (body.contains("recovery_shares")) {
+        if (!key.empty())
+            return invalid_argument("send \"recovery_key\" or \"recovery_shares\", not both");
+        if (!body["recovery_shares"].is_array() || body["recovery_shares"].empty())
+            return invalid_argument("\"recovery_shares\" is a list of share texts (crs1-...)");
+        // K of at most 255 shares, each a line of some 150 characters: far below the pipe's
+        // 64 KiB, which the daemon fills before the child starts reading.
+        if (body["recovery_shares"].size() > 32)
+            return invalid_argument("send at most 32 recovery shares (K of them are enough)");
+        secret.reserve(32 * 4097 + key.size() + 1);
+        for (const auto& share : body["recovery_shares"]) {
+            if (!share.is_string() || !one_line(share.get_ref<const std::string&>(), 1024))
+                return invalid_argument("each recovery share is a one-line string (crs1-...)");
+            in.args.push_back("--recovery-share=-");
+            secret += share.get_ref<const std::string&>();
+            secret += '\n';
+        }
+    }
+    if (secret.empty() && s.g.recovery_key_file.empty())
+        return invalid_argument(
+            "a restore needs the recovery key: send \"recovery_key\" (its text, crk1-...) or "
+            "\"recovery_shares\"; the daemon holds none");
+    in.secret = SecretBytes(as_bytes(secret));
+    secure_wipe(secret.data(), secret.size());
+    secure_wipe(key.data(), key.size());
+    return in;
+}
+
+}  // namespace
 
 Child run_child(const ServeApi& s, std::vector<std::string> args) {
     std::vector<std::string> argv = {s.exe, "--config", s.config_path, "--json"};
@@ -87,11 +178,7 @@ Child run_child(const ServeApi& s, std::vector<std::string> args) {
     return c;
 }
 
-const server::SetPlan* find_plan(const ServeApi& s, const std::string& name) {
-    for (const auto& p : s.daemon.plans())
-        if (p.name == name) return &p;
-    return nullptr;
-}
+namespace {
 
 nlohmann::json set_json(const ServeApi& s, const server::SetPlan& p, const server::Facts& f,
                         int64_t now) {
@@ -116,25 +203,10 @@ nlohmann::json set_json(const ServeApi& s, const server::SetPlan& p, const serve
     if (auto drill = s.db.last_run(p.name, "drill"); drill.ok() && *drill)
         j["last_drill"] = run_json(**drill);
     if (auto due = s.db.next_due(p.name); due.ok() && *due) j["next_due"] = iso(**due);
+    const server::SetOverride o = s.daemon.override_of(p.name);
+    j["schedule_from"] = o.schedule.empty() ? "config" : "api";
+    j["paused"] = o.paused;
     return j;
-}
-
-ApiReply not_found_set(const std::string& set) {
-    return ApiReply::error(404, "no set '" + set + "' (GET /api/v1/sets lists them)");
-}
-
-ApiReply from_status(const Status& st) {
-    int code = st.code() == Code::not_found          ? 404
-               : st.code() == Code::already_exists   ? 409
-               : st.code() == Code::invalid_argument ? 400
-               : st.code() == Code::permission       ? 403
-                                                     : 500;
-    return ApiReply::error(code, st.message());
-}
-
-std::string body_string(const ApiRequest& r, const char* key) {
-    if (!r.body.is_object() || !r.body.contains(key) || !r.body[key].is_string()) return {};
-    return r.body[key].get<std::string>();
 }
 
 }  // namespace
@@ -156,13 +228,9 @@ nlohmann::json token_json(const api::TokenInfo& t, int64_t now_ns) {
 
 std::vector<api::Route> serve_routes(ServeApi& s) {
     std::vector<api::Route> routes;
-    auto add = [&routes](const char* method, const char* pattern, Permission p,
-                         std::function<ApiReply(const ApiRequest&)> h, const char* summary) {
-        routes.push_back({method, pattern, p, std::move(h), summary});
-    };
 
-    add(
-        "GET", "/api/v1/status", Permission::status,
+    add_route(
+        routes, "GET", "/api/v1/status", Permission::status,
         [&s](const ApiRequest&) {
             auto f = s.daemon.facts();
             const int64_t now = repo::now_unix_ns();
@@ -182,8 +250,8 @@ std::vector<api::Route> serve_routes(ServeApi& s) {
         },
         "Every set's newest snapshot, RPO status, last run and drill: is the platform "
         "protected?");
-    add(
-        "GET", "/api/v1/sets", Permission::status,
+    add_route(
+        routes, "GET", "/api/v1/sets", Permission::status,
         [&s](const ApiRequest&) {
             auto f = s.daemon.facts();
             nlohmann::json sets = nlohmann::json::array();
@@ -192,16 +260,16 @@ std::vector<api::Route> serve_routes(ServeApi& s) {
             return ApiReply{200, {{"sets", sets}}, {}};
         },
         "The sets the daemon runs");
-    add(
-        "GET", "/api/v1/sets/{set}", Permission::status,
+    add_route(
+        routes, "GET", "/api/v1/sets/{set}", Permission::status,
         [&s](const ApiRequest& r) {
-            const auto* p = find_plan(s, r.params.at("set"));
+            auto p = find_plan(s, r.params.at("set"));
             if (!p) return not_found_set(r.params.at("set"));
             return ApiReply{200, set_json(s, *p, s.daemon.facts(), repo::now_unix_ns()), {}};
         },
         "One set: schedule, RPO/RTO, newest snapshot, last run, next due");
-    add(
-        "GET", "/api/v1/sets/{set}/snapshots", Permission::snapshots,
+    add_route(
+        routes, "GET", "/api/v1/sets/{set}/snapshots", Permission::snapshots,
         [&s](const ApiRequest& r) {
             const std::string set = r.params.at("set");
             if (!find_plan(s, set)) return not_found_set(set);
@@ -223,8 +291,8 @@ std::vector<api::Route> serve_routes(ServeApi& s) {
             return ApiReply{200, {{"set", set}, {"snapshots", out}}, {}};
         },
         "The set's snapshots, oldest first");
-    add(
-        "GET", "/api/v1/sets/{set}/runs", Permission::snapshots,
+    add_route(
+        routes, "GET", "/api/v1/sets/{set}/runs", Permission::snapshots,
         [&s](const ApiRequest& r) {
             const std::string set = r.params.at("set");
             if (!find_plan(s, set)) return not_found_set(set);
@@ -255,8 +323,24 @@ std::vector<api::Route> serve_routes(ServeApi& s) {
                                 "returns a job to poll"
                               : "Run a restore drill of the set now; returns a job to poll"});
     }
-    add(
-        "GET", "/api/v1/sets/{set}/jobs/{id}", Permission::snapshots,
+    add_route(
+        routes, "POST", "/api/v1/sets/{set}/restore", Permission::manage,
+        [&s](const ApiRequest& r) {
+            const std::string set = r.params.at("set");
+            if (!find_plan(s, set)) return not_found_set(set);
+            auto input = restore_input(s, set, r.body);
+            if (!input.ok()) return from_status(input.status());
+            auto id = s.daemon.request(set, "restore", r.principal->user, std::move(*input));
+            if (!id.ok()) return from_status(id.status());
+            auto state = s.daemon.request_state(*id);
+            if (!state) return ApiReply{202, {{"id", *id}, {"state", "queued"}}, {}};
+            return ApiReply{202, request_json(*state), {}};
+        },
+        "Restore the set: in place (destructive: needs \"confirm\" with the set's name, runs "
+        "the hooks, takes a safety snapshot) or into a \"target\" directory; with the "
+        "recovery key or shares in the body; returns a job to poll");
+    add_route(
+        routes, "GET", "/api/v1/sets/{set}/jobs/{id}", Permission::snapshots,
         [&s](const ApiRequest& r) {
             const std::string set = r.params.at("set");
             char* end = nullptr;
@@ -266,12 +350,22 @@ std::vector<api::Route> serve_routes(ServeApi& s) {
             if (!state || state->set != set)
                 return ApiReply::error(404,
                                        "no job " + r.params.at("id") + " of set '" + set + "'");
-            return ApiReply{200, request_json(*state), {}};
+            nlohmann::json j = request_json(*state);
+            if (state->state == "running") {
+                j["running_s"] = (repo::now_unix_ns() - state->started_ns) / 1000000000;
+                if (auto text = read_file(job_progress_file(s.state_dir, id)); text.ok()) {
+                    std::string line(as_chars(*text));
+                    while (!line.empty() && line.back() == '\n') line.pop_back();
+                    if (!line.empty()) j["progress"] = line;
+                }
+            }
+            return ApiReply{200, j, {}};
         },
-        "A requested job: queued, running, or done with its outcome");
+        "A requested job: queued, running (for how long, and its progress line: files and "
+        "bytes done of the total, rate, ETA), or done with its outcome");
 
-    add(
-        "GET", "/api/v1/audit", Permission::audit,
+    add_route(
+        routes, "GET", "/api/v1/audit", Permission::audit,
         [&s](const ApiRequest& r) {
             std::vector<std::string> args = {"audit", "show"};
             if (auto it = r.query.find("action"); it != r.query.end())
@@ -292,8 +386,8 @@ std::vector<api::Route> serve_routes(ServeApi& s) {
             return ApiReply{200, {{"entries", entries}}, {}};
         },
         "The audit log's entries (?action=, ?since=)");
-    add(
-        "POST", "/api/v1/audit/verify", Permission::audit,
+    add_route(
+        routes, "POST", "/api/v1/audit/verify", Permission::audit,
         [&s](const ApiRequest&) {
             Child c = run_child(s, {"audit", "verify"});
             auto j = nlohmann::json::parse(c.out, nullptr, false);
@@ -304,8 +398,8 @@ std::vector<api::Route> serve_routes(ServeApi& s) {
         },
         "Verify the audit log (tree, checkpoints, keys, local against repository)");
 
-    add(
-        "GET", "/api/v1/users", Permission::manage,
+    add_route(
+        routes, "GET", "/api/v1/users", Permission::manage,
         [&s](const ApiRequest&) {
             auto users = s.access.list_users();
             if (!users.ok()) return from_status(users.status());
@@ -317,8 +411,8 @@ std::vector<api::Route> serve_routes(ServeApi& s) {
             return ApiReply{200, {{"users", out}}, {}};
         },
         "The users and their roles");
-    add(
-        "POST", "/api/v1/users", Permission::manage,
+    add_route(
+        routes, "POST", "/api/v1/users", Permission::manage,
         [&s](const ApiRequest& r) {
             auto role = api::parse_role(body_string(r, "role"));
             if (!role)
@@ -332,8 +426,8 @@ std::vector<api::Route> serve_routes(ServeApi& s) {
                 201, {{"user", body_string(r, "user")}, {"role", api::role_name(*role)}}, {}};
         },
         "Add a user");
-    add(
-        "DELETE", "/api/v1/users/{user}", Permission::manage,
+    add_route(
+        routes, "DELETE", "/api/v1/users/{user}", Permission::manage,
         [&s](const ApiRequest& r) {
             if (r.params.at("user") == r.principal->user)
                 return ApiReply::error(409, "you cannot remove yourself: another admin can");
@@ -342,8 +436,8 @@ std::vector<api::Route> serve_routes(ServeApi& s) {
             return ApiReply{200, {{"removed", r.params.at("user")}}, {}};
         },
         "Remove a user with its tokens and sessions");
-    add(
-        "PUT", "/api/v1/users/{user}/role", Permission::manage,
+    add_route(
+        routes, "PUT", "/api/v1/users/{user}/role", Permission::manage,
         [&s](const ApiRequest& r) {
             auto role = api::parse_role(body_string(r, "role"));
             if (!role)
@@ -354,8 +448,8 @@ std::vector<api::Route> serve_routes(ServeApi& s) {
                 200, {{"user", r.params.at("user")}, {"role", api::role_name(*role)}}, {}};
         },
         "Change a user's role (takes effect on its next request)");
-    add(
-        "GET", "/api/v1/tokens", Permission::manage,
+    add_route(
+        routes, "GET", "/api/v1/tokens", Permission::manage,
         [&s](const ApiRequest& r) {
             auto user = r.query.count("user") ? r.query.at("user") : std::string();
             auto tokens = s.access.list_tokens(user);
@@ -366,8 +460,8 @@ std::vector<api::Route> serve_routes(ServeApi& s) {
             return ApiReply{200, {{"tokens", out}}, {}};
         },
         "The API tokens (never their secrets)");
-    add(
-        "POST", "/api/v1/tokens", Permission::manage,
+    add_route(
+        routes, "POST", "/api/v1/tokens", Permission::manage,
         [&s](const ApiRequest& r) {
             std::optional<api::Role> role;
             if (!body_string(r, "role").empty()) {
@@ -394,14 +488,15 @@ std::vector<api::Route> serve_routes(ServeApi& s) {
                             {}};
         },
         "Create a token (returned once)");
-    add(
-        "DELETE", "/api/v1/tokens/{id}", Permission::manage,
+    add_route(
+        routes, "DELETE", "/api/v1/tokens/{id}", Permission::manage,
         [&s](const ApiRequest& r) {
             Status st = s.access.revoke_token(r.params.at("id"), repo::now_unix_ns());
             if (!st.ok()) return from_status(st);
             return ApiReply{200, {{"revoked", r.params.at("id")}}, {}};
         },
         "Revoke a token");
+    add_operation_routes(s, routes);
     return routes;
 }
 

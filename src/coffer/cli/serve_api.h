@@ -22,6 +22,7 @@ struct ServeApi {
     api::AccessDb& access;
     std::string exe;          // this binary, for child `coffer audit ...` runs
     std::string config_path;  // the daemon's config
+    std::string state_dir;    // the daemon's state directory (scratch space for exports)
     std::mutex repo_mu;       // one repository read at a time
 };
 

@@ -41,6 +41,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(const std::string& listen,
     };
     s->m_server->Get("/metrics", serve(std::move(metrics)));
     s->m_server->Get("/healthz", serve(std::move(health)));
+    s->m_server->set_tcp_nodelay(true);  // no 40 ms Nagle wait per reply (api/server.cpp)
     s->m_host = hp.first;
     if (hp.second == 0) {
         s->m_port = s->m_server->bind_to_any_port(hp.first.c_str());

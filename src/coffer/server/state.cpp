@@ -1,5 +1,7 @@
 #include "coffer/server/state.h"
 
+#include <nlohmann/json.hpp>
+
 #include <sqlite3.h>
 #include <sys/stat.h>
 
@@ -29,11 +31,21 @@ CREATE TABLE IF NOT EXISTS schedule (
   set_name TEXT PRIMARY KEY,
   next_due_ns INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS set_override (
+  set_name TEXT PRIMARY KEY,
+  schedule TEXT NOT NULL DEFAULT '',
+  timezone TEXT NOT NULL DEFAULT '',
+  paused INTEGER NOT NULL DEFAULT 0,
+  retention_args TEXT NOT NULL DEFAULT '',
+  retention_json TEXT NOT NULL DEFAULT '',
+  changed_by TEXT NOT NULL DEFAULT '',
+  changed_ns INTEGER NOT NULL DEFAULT 0
+);
 )sql";
 
 constexpr const char* k_columns =
     "id, set_name, job, scheduled_ns, start_ns, end_ns, outcome, bytes_read, bytes_added, "
-    "snapshot, error";
+    "snapshot, error, report";
 
 Run row_of(const Stmt& st) {
     Run r;
@@ -48,6 +60,7 @@ Run row_of(const Stmt& st) {
     r.bytes_added = static_cast<uint64_t>(st.i64(8));
     r.snapshot = st.text(9);
     r.error = st.text(10);
+    r.report = st.text(11);
     return r;
 }
 
@@ -65,6 +78,9 @@ Result<std::unique_ptr<StateDb>> StateDb::open(const std::string& dir) {
     ::chmod(path.c_str(), 0600);
     TRY(s->exec("PRAGMA journal_mode=WAL"));
     TRY(s->exec(k_schema));
+    // Databases from before drill reports were kept lack the column.
+    if (!s->exec("SELECT report FROM runs LIMIT 0").ok())
+        TRY(s->exec("ALTER TABLE runs ADD COLUMN report TEXT NOT NULL DEFAULT ''"));
     return s;
 }
 
@@ -100,14 +116,15 @@ Status StateDb::end_run(const Run& r) {
     std::lock_guard lock(m_mu);
     Stmt st(m_db,
             "UPDATE runs SET end_ns = ?, outcome = ?, bytes_read = ?, bytes_added = ?, "
-            "snapshot = ?, error = ? WHERE id = ?");
+            "snapshot = ?, error = ?, report = ? WHERE id = ?");
     st.bind(1, r.end_ns)
         .bind(2, r.outcome)
         .bind(3, static_cast<int64_t>(r.bytes_read))
         .bind(4, static_cast<int64_t>(r.bytes_added))
         .bind(5, r.snapshot)
         .bind(6, r.error)
-        .bind(7, r.id);
+        .bind(7, r.report)
+        .bind(8, r.id);
     if (st.step() != SQLITE_DONE) return st.error("record run end");
     return ok_status();
 }
@@ -188,6 +205,56 @@ Result<std::optional<int64_t>> StateDb::next_due(const std::string& set) {
     if (rc == SQLITE_ROW) return std::optional<int64_t>(st.i64(0));
     if (rc == SQLITE_DONE) return std::optional<int64_t>();
     return st.error("read next due time");
+}
+
+Result<SetOverride> StateDb::set_override(const std::string& set) {
+    std::lock_guard lock(m_mu);
+    Stmt st(m_db,
+            "SELECT schedule, timezone, paused, changed_by, changed_ns, retention_args, "
+            "retention_json FROM set_override WHERE set_name = ?");
+    st.bind(1, set);
+    int rc = st.step();
+    SetOverride o;
+    if (rc == SQLITE_DONE) return o;
+    if (rc != SQLITE_ROW) return st.error("read the set's override");
+    o.schedule = st.text(0);
+    o.timezone = st.text(1);
+    o.paused = st.i64(2) != 0;
+    o.changed_by = st.text(3);
+    o.changed_ns = st.i64(4);
+    auto args = nlohmann::json::parse(st.text(5), nullptr, false);
+    if (args.is_array())
+        for (const auto& a : args)
+            if (a.is_string()) o.retention_args.push_back(a.get<std::string>());
+    o.retention_json = st.text(6);
+    return o;
+}
+
+Status StateDb::put_set_override(const std::string& set, const SetOverride& o) {
+    std::lock_guard lock(m_mu);
+    if (o.schedule.empty() && !o.paused && o.retention_args.empty()) {
+        Stmt st(m_db, "DELETE FROM set_override WHERE set_name = ?");
+        st.bind(1, set);
+        if (st.step() != SQLITE_DONE) return st.error("remove the set's override");
+        return ok_status();
+    }
+    Stmt st(m_db,
+            "INSERT INTO set_override (set_name, schedule, timezone, paused, changed_by, "
+            "changed_ns, retention_args, retention_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (set_name) DO UPDATE SET schedule = excluded.schedule, timezone = "
+            "excluded.timezone, paused = excluded.paused, changed_by = excluded.changed_by, "
+            "changed_ns = excluded.changed_ns, retention_args = excluded.retention_args, "
+            "retention_json = excluded.retention_json");
+    st.bind(1, set)
+        .bind(2, o.schedule)
+        .bind(3, o.timezone)
+        .bind(4, int64_t{o.paused ? 1 : 0})
+        .bind(5, o.changed_by)
+        .bind(6, o.changed_ns)
+        .bind(7, o.retention_args.empty() ? std::string() : nlohmann::json(o.retention_args).dump())
+        .bind(8, o.retention_json);
+    if (st.step() != SQLITE_DONE) return st.error("record the set's override");
+    return ok_status();
 }
 
 }  // namespace coffer::server

@@ -32,6 +32,21 @@ struct Run {
     uint64_t bytes_added = 0;
     std::string snapshot;  // the snapshot a backup made
     std::string error;     // one line
+    std::string report;    // a drill's or restore's JSON report, when it gave one
+};
+
+// What an admin changed through the API about a set, over its config: another schedule (empty:
+// the config's), paused (scheduled backups skipped; asked-for runs and drills still run),
+// another retention policy.
+struct SetOverride {
+    std::string schedule, timezone;
+    bool paused = false;
+    // Another retention policy: `coffer forget` flags ("--keep-last=3", ...), and the policy as
+    // JSON for showing it; empty: the config's.
+    std::vector<std::string> retention_args;
+    std::string retention_json;
+    std::string changed_by;
+    int64_t changed_ns = 0;
 };
 
 class StateDb {
@@ -56,6 +71,10 @@ public:
 
     Status set_next_due(const std::string& set, int64_t due_ns);
     Result<std::optional<int64_t>> next_due(const std::string& set);
+
+    // The set's override (defaults when none was made); a default one removes the row.
+    Result<SetOverride> set_override(const std::string& set);
+    Status put_set_override(const std::string& set, const SetOverride& o);
 
 private:
     explicit StateDb(sqlite3* db) : m_db(db) {}

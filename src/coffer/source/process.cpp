@@ -46,7 +46,8 @@ std::string last_line(std::string s) {
 
 Result<std::unique_ptr<Process>> Process::start(const std::string& command, Pipe pipe_kind,
                                                 const std::vector<std::string>& extra_env,
-                                                const std::vector<std::string>& argv_in) {
+                                                const std::vector<std::string>& argv_in,
+                                                int stdin_fd) {
     int data[2] = {-1, -1}, err[2] = {-1, -1};
     if (pipe_kind != Pipe::none && pipe2(data, O_CLOEXEC) != 0)
         return errno_status("create pipe", errno);
@@ -58,14 +59,15 @@ Result<std::unique_ptr<Process>> Process::start(const std::string& command, Pipe
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     int devnull = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+    const int child_stdin = stdin_fd >= 0 ? stdin_fd : devnull;
     if (pipe_kind == Pipe::from_stdout) {
         posix_spawn_file_actions_adddup2(&actions, data[1], STDOUT_FILENO);
-        posix_spawn_file_actions_adddup2(&actions, devnull, STDIN_FILENO);
+        posix_spawn_file_actions_adddup2(&actions, child_stdin, STDIN_FILENO);
     } else if (pipe_kind == Pipe::to_stdin) {
         posix_spawn_file_actions_adddup2(&actions, data[0], STDIN_FILENO);
         posix_spawn_file_actions_adddup2(&actions, err[1], STDOUT_FILENO);
     } else {
-        posix_spawn_file_actions_adddup2(&actions, devnull, STDIN_FILENO);
+        posix_spawn_file_actions_adddup2(&actions, child_stdin, STDIN_FILENO);
         posix_spawn_file_actions_adddup2(&actions, err[1], STDOUT_FILENO);
     }
     posix_spawn_file_actions_adddup2(&actions, err[1], STDERR_FILENO);

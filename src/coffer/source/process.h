@@ -18,9 +18,13 @@ enum class Pipe { none, from_stdout, to_stdin };
 class Process {
 public:
     // extra_env entries are "NAME=value", added to (or replacing in) the current environment.
+    // stdin_fd, with Pipe::from_stdout or Pipe::none, becomes the child's stdin instead of
+    // /dev/null (the caller keeps and closes it): how a secret reaches a child without a file
+    // or its command line.
     static Result<std::unique_ptr<Process>> start(const std::string& command, Pipe pipe,
                                                   const std::vector<std::string>& extra_env = {},
-                                                  const std::vector<std::string>& argv = {});
+                                                  const std::vector<std::string>& argv = {},
+                                                  int stdin_fd = -1);
     ~Process();
 
     // The parent's end of the pipe (-1 with Pipe::none). release_fd() hands it to the caller.

@@ -8,6 +8,7 @@ const may = {
   snapshots: (role) => role !== "viewer",
   run: (role) => role === "operator" || role === "admin",
   audit: (role) => role === "auditor" || role === "admin",
+  manage: (role) => role === "admin",
 };
 
 let session = null;  // {user, role, csrf_token}
@@ -98,7 +99,8 @@ async function refresh() {
     const last = s.last_run;
     cell(tr, last ? last.job + ": " + last.outcome : "", last ? last.outcome : "");
     const drill = s.last_drill;
-    cell(tr, drill ? drill.outcome + " " + drill.end : "", drill ? drill.outcome : "");
+    cell(tr, drill ? drill.outcome + " " + drill.end +
+         (s.rto_s ? " (RTO " + age(s.rto_s) + ")" : "") : "", drill ? drill.outcome : "");
     cell(tr, s.next_due);
     const actions = cell(tr, "");
     actions.textContent = "";
@@ -111,12 +113,33 @@ async function refresh() {
         actions.appendChild(b);
       }
     }
+    if (s.paused) tr.cells[6].textContent = "paused";
+    if (may.manage(session.role)) {
+      const pause = document.createElement("button");
+      pause.textContent = s.paused ? "Resume" : "Pause";
+      pause.className = s.paused ? "resume" : "pause";
+      pause.addEventListener("click", async () => {
+        const r = await api("POST", "/api/v1/sets/" + encodeURIComponent(s.set) + "/" +
+                            (s.paused ? "resume" : "pause"), {});
+        $("action-result").textContent = r.status === 200
+          ? s.set + ": scheduled backups " + (r.data.paused ? "paused" : "resumed")
+          : s.set + ": " + (r.data.error || r.status);
+        await refresh();
+      });
+      actions.appendChild(pause);
+      const b = document.createElement("button");
+      b.textContent = "Restore\u2026";
+      b.className = "restore";
+      b.addEventListener("click", () => openRestore(s.set));
+      actions.appendChild(b);
+    }
     body.appendChild(tr);
     const opt = document.createElement("option");
     opt.value = opt.textContent = s.set;
     select.appendChild(opt);
   }
   if (chosen) select.value = chosen;
+  await loadLocations();
   // Runs and snapshots are for the roles that may read them (not a viewer).
   $("history").hidden = !may.snapshots(session.role);
   if (may.snapshots(session.role)) {
@@ -140,10 +163,119 @@ async function runJob(set, job) {
     out.textContent = job + " of " + set + " (job " + j.data.id + "): " +
         (j.data.state === "done" ? j.data.outcome +
          (j.data.snapshot ? ", snapshot " + j.data.snapshot.slice(0, 8) : "") +
-         (j.data.error ? ": " + j.data.error : "") : j.data.state);
+         (j.data.error ? ": " + j.data.error : "") :
+         j.data.state + (j.data.progress ? ", " + j.data.progress : ""));
     if (j.data.state === "done") break;
   }
   await refresh();
+}
+
+// The restore dialog: the same typed confirmation as `coffer restore --set X --confirm X`. The
+// Restore button stays disabled until the set's name is typed out (in place) or a directory is
+// given; the key goes in the request's body and is cleared from the form when it is sent.
+let restoreSet = null;
+
+function restoreReady() {
+  const inPlace = $("restore-in-place").checked;
+  $("restore-target-label").hidden = inPlace;
+  $("restore-confirm-label").hidden = !inPlace;
+  $("restore-warning").textContent = inPlace
+    ? "This REPLACES the live data of set " + restoreSet + " with the snapshot chosen; " +
+      "everything written since is lost (a safety snapshot is taken first)."
+    : "";
+  const ready = inPlace ? $("restore-confirm").value === restoreSet
+                        : $("restore-target").value.startsWith("/");
+  $("restore-submit").disabled = !ready || $("restore-key").value === "";
+}
+
+async function openRestore(set) {
+  restoreSet = set;
+  $("restore-title").textContent = "Restore set " + set;
+  $("restore-confirm").value = "";
+  $("restore-key").value = "";
+  $("restore-target").value = "";
+  $("restore-in-place").checked = true;
+  $("restore-result").textContent = "";
+  $("restore-checks").replaceChildren();
+  const select = $("restore-snapshot");
+  select.replaceChildren();
+  const newest = document.createElement("option");
+  newest.value = "";
+  newest.textContent = "the newest";
+  select.appendChild(newest);
+  const r = await api("GET", "/api/v1/sets/" + encodeURIComponent(set) + "/snapshots");
+  if (r.status === 200)
+    for (const snap of r.data.snapshots.slice().reverse()) {
+      const opt = document.createElement("option");
+      opt.value = snap.id;
+      opt.textContent = snap.id.slice(0, 8) + " " + snap.time.slice(0, 19) + "Z";
+      select.appendChild(opt);
+    }
+  restoreReady();
+  $("restore-dialog").showModal();
+}
+
+async function submitRestore() {
+  const set = restoreSet;
+  const body = { recovery_key: $("restore-key").value.trim() };
+  $("restore-key").value = "";
+  if ($("restore-snapshot").value) body.snapshot = $("restore-snapshot").value;
+  if ($("restore-in-place").checked) body.confirm = $("restore-confirm").value;
+  else body.target = $("restore-target").value;
+  $("restore-submit").disabled = true;
+  const out = $("restore-result");
+  const r = await api("POST", "/api/v1/sets/" + encodeURIComponent(set) + "/restore", body);
+  if (r.status !== 202) {
+    out.textContent = "restore of " + set + " refused: " + (r.data.error || r.status);
+    return;
+  }
+  out.textContent = "restore of " + set + " queued (job " + r.data.id + ")";
+  for (let i = 0; i < 3600; i++) {
+    await new Promise((ok) => setTimeout(ok, 1000));
+    const j = await api("GET", "/api/v1/sets/" + encodeURIComponent(set) + "/jobs/" + r.data.id);
+    if (j.status !== 200) break;
+    out.textContent = "restore of " + set + " (job " + j.data.id + "): " +
+        (j.data.state === "done" ? j.data.outcome + (j.data.error ? ": " + j.data.error : "")
+                                 : j.data.state + (j.data.progress ? ", " + j.data.progress : ""));
+    out.className = j.data.state === "done" ? (j.data.outcome === "ok" ? "ok" : "failed") : "";
+    if (j.data.state !== "done") continue;
+    const list = $("restore-checks");
+    for (const c of (j.data.report && j.data.report.checks) || []) {
+      const li = document.createElement("li");
+      li.textContent = (c.ok ? "ok: " : "FAILED: ") + (c.source ? c.source + ": " : "") +
+          c.check + " (" + c.detail + ")";
+      li.className = c.ok ? "ok" : "failed";
+      list.appendChild(li);
+    }
+    break;
+  }
+  await refresh();
+}
+
+// Per location (the repository and its mirrors): how fresh each copy is.
+async function loadLocations() {
+  const body = $("locations").querySelector("tbody");
+  body.replaceChildren();
+  const r = await api("GET", "/api/v1/mirrors");
+  if (r.status !== 200) return;
+  if (!r.data.configured) {
+    const tr = document.createElement("tr");
+    cell(tr, "no mirror configured: one copy only").colSpan = 5;
+    body.appendChild(tr);
+    return;
+  }
+  for (const l of r.data.locations) {
+    const tr = document.createElement("tr");
+    cell(tr, l.location);
+    cell(tr, l.role);
+    cell(tr, l.newest_snapshot);
+    const lag = l.lag_seconds;
+    cell(tr, l.error ? "ERROR: " + l.error : lag === undefined ? "" : lag === null ? "no copy" :
+         age(lag), l.error ? "failed" : lag ? "late" : "ok");
+    cell(tr, l.missing_objects === undefined ? "" :
+         l.missing_objects + " objects, " + bytes(l.missing_bytes));
+    body.appendChild(tr);
+  }
 }
 
 async function loadSnapshots(set) {
@@ -209,6 +341,41 @@ async function loadTimeline(sets) {
     svg.appendChild(rect);
   }
   box.appendChild(svg);
+  box.appendChild(addedChart(runs.filter((r) => r.job === "backup" && r.outcome === "ok")));
+}
+
+// What each backup added to the repository, oldest to newest: a jump is a change worth a look
+// (a dump that grew, a bucket filled), a flat zero a source that stopped changing.
+function addedChart(backups) {
+  const svgNS = "http://www.w3.org/2000/svg";
+  const shown = backups.slice(0, 60).reverse();
+  const svg = document.createElementNS(svgNS, "svg");
+  svg.id = "added-chart";
+  const width = 1000, height = 90;
+  svg.setAttribute("viewBox", "0 0 " + width + " " + (height + 20));
+  svg.setAttribute("role", "img");
+  svg.setAttribute("aria-label", "Data added per backup");
+  const caption = document.createElementNS(svgNS, "text");
+  caption.setAttribute("x", 4);
+  caption.setAttribute("y", 14);
+  const most = Math.max(1, ...shown.map((r) => r.bytes_added || 0));
+  caption.textContent = "Data added per backup (largest " + bytes(most) + ")";
+  svg.appendChild(caption);
+  const w = (width - 130) / Math.max(1, shown.length);
+  shown.forEach((r, i) => {
+    const h = Math.max(1, (height - 20) * (r.bytes_added || 0) / most);
+    const bar = document.createElementNS(svgNS, "rect");
+    bar.setAttribute("x", 120 + i * w);
+    bar.setAttribute("y", height + 10 - h);
+    bar.setAttribute("width", Math.max(2, w - 2));
+    bar.setAttribute("height", h);
+    bar.setAttribute("fill", "#4a78b5");
+    const title = document.createElementNS(svgNS, "title");
+    title.textContent = r.set + " " + r.start + ": " + bytes(r.bytes_added) + " added";
+    bar.appendChild(title);
+    svg.appendChild(bar);
+  });
+  return svg;
 }
 
 async function loadAudit() {
@@ -253,5 +420,13 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   $("snapshot-set").addEventListener("change", (ev) => loadSnapshots(ev.target.value));
   $("audit-verify").addEventListener("click", verifyAudit);
+  for (const id of ["restore-in-place", "restore-to-target", "restore-confirm", "restore-key",
+                    "restore-target"])
+    $(id).addEventListener("input", restoreReady);
+  $("restore-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    submitRestore();
+  });
+  $("restore-cancel").addEventListener("click", () => $("restore-dialog").close());
   start();
 });
