@@ -103,7 +103,8 @@ inline constexpr size_t k_argon2_salt_size = 16;
 // associated data or the key does not match; Code::invalid_argument on wrong key/nonce sizes.
 Result<Bytes> aes_gcm_seal(ByteView key, ByteView nonce, ByteView aad, ByteView plaintext);
 Result<Bytes> aes_gcm_open(ByteView key, ByteView nonce, ByteView aad, ByteView ciphertext_tag);
-// Writes into caller buffers (hot path): out must have plaintext.size() + 16 bytes.
+// Writes into caller buffers (hot path): out must have plaintext.size() + 16 bytes. out may
+// start exactly where plaintext does (in place); any other overlap is undefined.
 Status aes_gcm_seal_into(ByteView key, ByteView nonce, ByteView aad, ByteView plaintext,
                          std::span<uint8_t> out);
 // out must have ciphertext_tag.size() - 16 bytes.

@@ -1,6 +1,7 @@
 #include "coffer/repo/pack.h"
 
 #include <algorithm>
+#include <cstring>
 #include <unordered_map>
 
 #include "coffer/util/compress.h"
@@ -55,34 +56,44 @@ Result<PackWriter> PackWriter::create(std::shared_ptr<const KeyRing> keys, int z
 }
 
 Status PackWriter::add(const Id& id, ChunkType type, ByteView plaintext) {
-    Bytes compressed;
-    if (m_zstd_level > 0 && plaintext.size() >= 64) {
-        compressed = zstd_compress(plaintext, m_zstd_level);
-        if (compressed.empty() || compressed.size() > plaintext.size() - plaintext.size() / 16)
-            compressed.clear();
-    }
-    bool use_zstd = !compressed.empty();
-    ByteView body = use_zstd ? ByteView(compressed) : plaintext;
+    // The record (nonce, flag byte, body, tag) is built where it ends up: the body is
+    // compressed, or copied, straight into the pack after its nonce and flag, then encrypted
+    // in place. A buffer per chunk and two copies of it cost more than AES-GCM does.
+    const size_t offset = m_bytes.size();
+    const size_t payload_at = offset + crypto::k_gcm_nonce_size;
+    const size_t body_at = payload_at + 1;
+    const bool try_zstd = m_zstd_level > 0 && plaintext.size() >= 64;
+    const size_t room = try_zstd ? std::max(zstd_compress_bound(plaintext.size()), plaintext.size())
+                                 : plaintext.size();
+    m_bytes.resize(body_at + room + crypto::k_gcm_tag_size);
 
-    Bytes payload;
-    payload.reserve(body.size() + 1);
-    payload.push_back(use_zstd ? 1 : 0);
-    append(payload, body);
+    size_t body_size = plaintext.size();
+    bool use_zstd = false;
+    if (try_zstd) {
+        size_t n = zstd_compress_into(plaintext, m_zstd_level,
+                                      std::span<uint8_t>(m_bytes.data() + body_at, room));
+        // Stored compressed only when that saves more than a sixteenth.
+        if (n > 0 && n <= plaintext.size() - plaintext.size() / 16) {
+            use_zstd = true;
+            body_size = n;
+        }
+    }
+    if (!use_zstd && !plaintext.empty())
+        std::memcpy(m_bytes.data() + body_at, plaintext.data(), plaintext.size());
+    m_bytes[payload_at] = use_zstd ? 1 : 0;
 
     ByteView base = type == ChunkType::refs ? m_keys->metadata_key.view() : m_data_key.view();
     SecretBytes key = chunk_key(*m_keys, base, type, id);
-    size_t offset = m_bytes.size();
-    m_bytes.resize(offset + crypto::k_gcm_nonce_size + payload.size() + crypto::k_gcm_tag_size);
     std::span<uint8_t> nonce(m_bytes.data() + offset, crypto::k_gcm_nonce_size);
     crypto::random_bytes(nonce);
-    Status st = crypto::aes_gcm_seal_into(
-        key.view(), nonce, record_aad(type, id), payload,
-        std::span<uint8_t>(m_bytes.data() + offset + crypto::k_gcm_nonce_size,
-                           payload.size() + crypto::k_gcm_tag_size));
+    std::span<uint8_t> sealed(m_bytes.data() + payload_at, 1 + body_size + crypto::k_gcm_tag_size);
+    Status st = crypto::aes_gcm_seal_into(key.view(), nonce, record_aad(type, id),
+                                          ByteView(sealed.data(), 1 + body_size), sealed);
     if (!st.ok()) {
         m_bytes.resize(offset);
         return st;
     }
+    m_bytes.resize(payload_at + sealed.size());
     m_entries.push_back({id, type, static_cast<uint32_t>(offset),
                          static_cast<uint32_t>(m_bytes.size() - offset),
                          static_cast<uint32_t>(plaintext.size())});

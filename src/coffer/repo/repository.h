@@ -151,7 +151,10 @@ private:
     Status upload_pack(PackWriter& writer);
     // A pack closes once it reaches pack_size, so it ends below that plus one largest chunk.
     size_t expected_pack_size() const {
-        return size_t(m_config.pack_size) + 4 * size_t(m_config.chunk_avg_size) + 4096;
+        // A largest chunk (4 x the average) past the target, with zstd's worst-case bound on
+        // it, which PackWriter::add reserves before it compresses in place.
+        const size_t largest = 4 * size_t(m_config.chunk_avg_size);
+        return size_t(m_config.pack_size) + largest + largest / 128 + 8192;
     }
     Status write_index_locked(std::unique_lock<std::mutex>& lock);
     Result<SecretBytes> pack_data_key(const Id& pack);

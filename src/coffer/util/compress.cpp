@@ -30,6 +30,16 @@ Bytes zstd_compress(ByteView data, int level) {
     return out;
 }
 
+size_t zstd_compress_into(ByteView data, int level, std::span<uint8_t> out) {
+    size_t n =
+        ZSTD_compressCCtx(contexts().cctx, out.data(), out.size(), data.data(), data.size(), level);
+    return ZSTD_isError(n) ? 0 : n;
+}
+
+size_t zstd_compress_bound(size_t size) {
+    return ZSTD_compressBound(size);
+}
+
 Result<Bytes> zstd_decompress(ByteView frame, size_t expected_size) {
     if (expected_size > k_max_decompressed)
         return corruption("compressed block claims " + std::to_string(expected_size) + " bytes");
