@@ -556,12 +556,16 @@ Result<Outcome> Archiver::run(const std::vector<std::string>& paths) {
     std::vector<std::string> scan_paths = paths;
     for (const auto& src : m_opts.sources)
         scan_paths.insert(scan_paths.end(), src.paths.begin(), src.paths.end());
-    std::thread scanner([&] {
-        scan(scan_paths, m_opts.sources.empty() ? m_opts.excludes : std::vector<std::string>{});
-    });
+    // The scan only counts totals for the progress line: without one it would stat every file
+    // a second time for nothing.
+    std::thread scanner;
+    if (m_opts.on_progress)
+        scanner = std::thread([&] {
+            scan(scan_paths, m_opts.sources.empty() ? m_opts.excludes : std::vector<std::string>{});
+        });
     auto result = m_opts.sources.empty() ? archive_paths(paths) : archive_sources();
     m_stop_scan = true;
-    scanner.join();
+    if (scanner.joinable()) scanner.join();
     m_pool.wait_idle();
     if (!result.ok()) return result.status();
     TRY(first_error());

@@ -55,10 +55,11 @@ Result<backup::Outcome> run_backup_engine(const GlobalOptions& g, repo::Reposito
         return lease->check_before_commit();
     };
     ProgressLine line(!g.quiet && !g.json);
-    options.on_progress = [&](const backup::Progress& p) {
-        line.update(progress_text(p.elapsed_s, p.files_done, p.files_total, p.bytes_done,
-                                  p.bytes_total, p.scan_finished));
-    };
+    if (line.wanted())
+        options.on_progress = [&](const backup::Progress& p) {
+            line.update(progress_text(p.elapsed_s, p.files_done, p.files_total, p.bytes_done,
+                                      p.bytes_total, p.scan_finished));
+        };
     auto outcome = backup::run(repository, options);
     options.before_save = before_save;
     // A lease left behind (the store failed) is stale as soon as this process exits.

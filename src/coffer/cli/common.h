@@ -217,6 +217,9 @@ void print_json(const nlohmann::json& j);
 class ProgressLine {
 public:
     explicit ProgressLine(bool enabled);
+    // Whether update() shows or keeps anything: when not, callers need not compute progress
+    // (a backup then skips the scan that counts the totals).
+    bool wanted() const { return m_enabled || !m_file.empty(); }
     ~ProgressLine() { finish(); }
     void update(const std::string& text);
     void finish();
