@@ -9,7 +9,7 @@ chmod 755 "$dir"  # a PostgreSQL cluster started by make_data.py runs as the pos
 trap 'rm -rf "$dir"' EXIT
 out=$(python3 "$here/run" --size smoke --runs 1 --coffer "$1" --dir "$dir" --json "$dir/results.json")
 echo "$out"
-for row in first nochange db1pct restore verify "db1pct added" "repository size" "peak RSS first"; do
+for row in first nochange db1pct restore verify "restore, data on disk" "db1pct added" "repository size" "peak RSS first"; do
   grep -q "^| $row |" <<<"$out" || { echo "bench smoke: no '$row' row in the table" >&2; exit 1; }
 done
 python3 - "$dir/results.json" <<'PY'
