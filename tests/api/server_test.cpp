@@ -212,6 +212,22 @@ TEST_F(ApiServerTest, MissingExpiredRevokedOrTamperedCredentialsAreRefused) {
     EXPECT_NE(log.find("expired token"), std::string::npos) << log;
 }
 
+TEST_F(ApiServerTest, ADeeplyNestedBodyIsRefusedBeforeParsingAndTheServerGoesOn) {
+    start();
+    // Nested deep enough to overflow a worker's stack if anything walked it by recursion (the
+    // body's wipe did): refused before it is parsed, and the server goes on answering.
+    auto deep = client()->Post("/api/v1/login", std::string(450000, '[') + std::string(450000, ']'),
+                               "application/json");
+    ASSERT_TRUE(deep);
+    EXPECT_EQ(deep->status, 400);
+    EXPECT_NE(deep->body.find("nests deeper than 32 levels"), std::string::npos) << deep->body;
+    EXPECT_EQ(status("GET", "/healthz", {}), 200);
+    // Brackets inside strings do not count: this one is parsed, and fails as a login.
+    EXPECT_EQ(status("POST", "/api/v1/login", {},
+                     nlohmann::json{{"user", std::string(100, '[')}, {"password", "x"}}.dump()),
+              401);
+}
+
 TEST_F(ApiServerTest, FailedAuthenticationLocksTheClientOutAndIsAudited) {
     start(/*max_failures=*/5);
     const std::string path = "/api/v1/probe/status/1";

@@ -131,11 +131,13 @@ protected:
         if (daemon.joinable()) daemon.join();
     }
     // Starts the daemon; it runs until stop().
-    void serve() {
+    // global: options before the command (`coffer --recovery-key-file K serve`).
+    void serve(std::vector<std::string> global = {}) {
         RunOptions o;
         o.timeout_s = 120;
         o.term_when = [this] { return stopping.load(); };
-        daemon = std::thread([this, o] { served = coffer({"serve"}, o); });
+        global.push_back("serve");
+        daemon = std::thread([this, o, global] { served = coffer(global, o); });
         auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
         while (std::chrono::steady_clock::now() < until) {
             std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -336,6 +338,12 @@ TEST_F(ApiCli, AnAdminRestoresInPlaceWithTheKeyInTheRequestAndNothingElseDoes) {
     refused = restore(tokens["admin"], {{"confirm", "app"}, {"snapshot", "--target=/"}});
     ASSERT_TRUE(refused);
     EXPECT_EQ(refused->status, 400) << refused->body;
+    // A scratch target is a plain absolute directory: not the root, nothing that climbs out.
+    for (const char* bad : {"/", "/srv/../etc", "/srv/./x", "relative/dir", "/srv/.."}) {
+        refused = restore(tokens["admin"], {{"target", bad}, {"recovery_key", key_line}});
+        ASSERT_TRUE(refused);
+        EXPECT_EQ(refused->status, 400) << bad << ": " << refused->body;
+    }
     EXPECT_EQ(restore(tokens["operator"], {{"confirm", "app"}, {"recovery_key", key_line}})->status,
               403);
     EXPECT_EQ(read_file(tmp / "app/app.conf"), "name = changed after the backup\n");
@@ -378,6 +386,22 @@ TEST_F(ApiCli, AnAdminRestoresInPlaceWithTheKeyInTheRequestAndNothingElseDoes) {
     const std::string secret_part = key_line.substr(key_line.size() - 20);
     EXPECT_FALSE(contains(log.out, secret_part)) << "the recovery key reached the audit log";
     EXPECT_FALSE(contains(served.out + served.err, secret_part)) << "the key reached the log";
+}
+
+// A daemon given the recovery key file on its command line (not in the config the child
+// reads) restores without a key in the request: the child is handed the daemon's file.
+TEST_F(ApiCli, ARestoreWithoutAKeyInTheRequestUsesTheKeyFileTheDaemonWasGiven) {
+    ASSERT_NO_FATAL_FAILURE(serve({"--recovery-key-file", repo.recovery_key}));
+    nlohmann::json backed =
+        wait_job("app", call("POST", "/api/v1/sets/app/backup", tokens["operator"]));
+    ASSERT_EQ(backed.value("outcome", ""), "ok") << backed.dump();
+    const std::string original = read_file(tmp / "app/app.conf");
+    write_file(tmp / "app/app.conf", "name = changed after the backup\n");
+    nlohmann::json done = wait_job("app", call("POST", "/api/v1/sets/app/restore", tokens["admin"],
+                                               nlohmann::json{{"confirm", "app"}}.dump()));
+    EXPECT_EQ(done.value("outcome", ""), "ok") << done.dump();
+    EXPECT_EQ(read_file(tmp / "app/app.conf"), original);
+    stop();
 }
 
 // Day-to-day operations through the API: a schedule changed (and kept over a restart of the

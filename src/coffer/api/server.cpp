@@ -6,11 +6,43 @@
 #include <chrono>
 #include <deque>
 #include <mutex>
+#include <string_view>
+#include <vector>
 
 #include "coffer/server/http.h"
 #include "coffer/util/bytes.h"
 
 namespace coffer::api {
+
+namespace {
+
+// No route takes a body nested more than a few levels; a deeper one is refused before anything
+// walks it (a million '[' fit in the 1 MiB a body may have).
+constexpr int k_max_body_depth = 32;
+
+bool nests_deeper_than(std::string_view text, int limit) {
+    int depth = 0;
+    bool in_string = false, escaped = false;
+    for (char c : text) {
+        if (in_string) {
+            if (escaped)
+                escaped = false;
+            else if (c == '\\')
+                escaped = true;
+            else if (c == '"')
+                in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '[' || c == '{') {
+            if (++depth > limit) return true;
+        } else if (c == ']' || c == '}') {
+            --depth;
+        }
+    }
+    return false;
+}
+
+}  // namespace
 
 namespace {
 
@@ -308,6 +340,10 @@ struct ApiServer::Impl {
             std::string type = req.get_header_value("Content-Type");
             if (type.rfind("application/json", 0) != 0)
                 return send(res, ApiReply::error(415, "send the body as application/json"));
+            if (nests_deeper_than(req.body, k_max_body_depth))
+                return send(res,
+                            ApiReply::error(400, "the request body nests deeper than " +
+                                                     std::to_string(k_max_body_depth) + " levels"));
             r.body = nlohmann::json::parse(req.body, nullptr, false);
             if (r.body.is_discarded())
                 return send(res, ApiReply::error(400, "the request body is not JSON"));
@@ -420,8 +456,9 @@ Result<std::unique_ptr<ApiServer>> ApiServer::start(ServerOptions options) {
     impl.routes = &s->m_routes;
 
     auto handler = [&impl](const httplib::Request& req, httplib::Response& res) {
-        // Bodies carry passwords and recovery keys: wiped once answered, not just freed.
-        // httplib owns the (non-const) Request and reads its body no more after this.
+        // Bodies carry passwords and recovery keys: wiped once answered, not just freed (the
+        // buffers httplib outgrew while reading it are not: docs/api.md). httplib owns the
+        // (non-const) Request and reads its body no more after this.
         struct WipeBody {
             const httplib::Request& req;
             ~WipeBody() {
@@ -483,12 +520,19 @@ int ApiServer::min_tls_version() const {
 
 namespace {
 
-void wipe_strings(nlohmann::json& j) {
-    if (j.is_string()) {
-        auto& text = j.get_ref<std::string&>();
-        secure_wipe(text.data(), text.size());
-    } else if (j.is_structured()) {
-        for (auto& v : j) wipe_strings(v);
+// With a stack of its own: a body's depth is bounded by dispatch, but a walk by recursion
+// would still cost a frame per level on a worker's stack.
+void wipe_strings(nlohmann::json& root) {
+    std::vector<nlohmann::json*> todo{&root};
+    while (!todo.empty()) {
+        nlohmann::json* j = todo.back();
+        todo.pop_back();
+        if (j->is_string()) {
+            auto& text = j->get_ref<std::string&>();
+            secure_wipe(text.data(), text.size());
+        } else if (j->is_structured()) {
+            for (auto& v : *j) todo.push_back(&v);
+        }
     }
 }
 

@@ -118,6 +118,7 @@ public:
             // the daemon (the API caps it far below).
             (void)::fcntl(secret_pipe[1], F_SETFL, O_NONBLOCK);
             Status st = write_all(secret_pipe[1], input.secret.view(), "the job's key pipe");
+            input.secret.wipe();  // the pipe has it now; not kept for the hours a restore takes
             ::close(secret_pipe[1]);
             if (!st.ok()) {
                 ::close(secret_pipe[0]);

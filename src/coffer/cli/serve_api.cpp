@@ -71,17 +71,29 @@ Result<server::JobInput> restore_input(const ServeApi& s, const std::string& set
     server::JobInput in;
     // By reference: the body's strings are wiped when the request ends (api::ApiRequest), and
     // copies of a key would not be.
-    auto text = [&](const char* key) -> Result<std::string> {
-        if (!body.contains(key)) return std::string();
-        if (!body[key].is_string() || !one_line(body[key].get_ref<const std::string&>(), 4096))
-            return invalid_argument(std::string("\"") + key + "\" must be a one-line string");
-        return body[key].get<std::string>();
+    auto text = [&](const char* field, std::string& out) -> Status {
+        if (!body.contains(field)) return ok_status();
+        if (!body[field].is_string() || !one_line(body[field].get_ref<const std::string&>(), 4096))
+            return invalid_argument(std::string("\"") + field + "\" must be a one-line string");
+        out = body[field].get<std::string>();
+        return ok_status();
     };
-    TRY_ASSIGN(std::string snapshot, text("snapshot"));
-    TRY_ASSIGN(std::string before, text("before"));
-    TRY_ASSIGN(std::string target, text("target"));
-    TRY_ASSIGN(std::string confirm, text("confirm"));
-    TRY_ASSIGN(std::string key, text("recovery_key"));
+    // The key's copies are wiped on every way out, a refused request's too.
+    std::string key, secret;
+    struct Wipe {
+        std::string& key;
+        std::string& secret;
+        ~Wipe() {
+            secure_wipe(key.data(), key.size());
+            secure_wipe(secret.data(), secret.size());
+        }
+    } wipe{key, secret};
+    std::string snapshot, before, target, confirm;
+    TRY(text("snapshot", snapshot));
+    TRY(text("before", before));
+    TRY(text("target", target));
+    TRY(text("confirm", confirm));
+    TRY(text("recovery_key", key));
     if (!snapshot.empty() && !before.empty())
         return invalid_argument("send \"snapshot\" or \"before\", not both");
     if (!snapshot.empty()) {
@@ -95,8 +107,18 @@ Result<server::JobInput> restore_input(const ServeApi& s, const std::string& set
         in.args.push_back("--before=" + before);
     }
     if (!target.empty()) {
-        if (target.front() != '/')
-            return invalid_argument("\"target\" must be an absolute directory on the server");
+        bool plain = target.front() == '/' && target != "/";
+        for (size_t at = 0; plain && at < target.size();) {
+            size_t end = target.find('/', at + 1);
+            if (end == std::string::npos) end = target.size();
+            std::string_view part(target.data() + at + 1, end - at - 1);
+            plain = part != ".." && part != ".";
+            at = end;
+        }
+        if (!plain)
+            return invalid_argument(
+                "\"target\" must be an absolute directory on the server, other than /, "
+                "without . or .. in it");
         in.args.push_back("--target=" + target);
     } else if (confirm != set) {
         return invalid_argument("a restore in place replaces the live data: send \"confirm\": \"" +
@@ -114,7 +136,6 @@ Result<server::JobInput> restore_input(const ServeApi& s, const std::string& set
             in.args.push_back("--source=" + src.get<std::string>());
         }
     }
-    std::string secret;
     if (!key.empty()) {
         in.args.push_back("--recovery-key-file=-");
         secret.reserve(key.size() + 1);
@@ -143,9 +164,10 @@ Result<server::JobInput> restore_input(const ServeApi& s, const std::string& set
         return invalid_argument(
             "a restore needs the recovery key: send \"recovery_key\" (its text, crk1-...) or "
             "\"recovery_shares\"; the daemon holds none");
+    // The daemon's own key file, which may have come from its command line, not the config
+    // the child reads.
+    if (secret.empty()) in.args.push_back("--recovery-key-file=" + s.g.recovery_key_file);
     in.secret = SecretBytes(as_bytes(secret));
-    secure_wipe(secret.data(), secret.size());
-    secure_wipe(key.data(), key.size());
     return in;
 }
 

@@ -77,8 +77,9 @@ Status Daemon::load_overrides() {
     return ok_status();
 }
 
-Status Daemon::change_override(const std::string& set, const std::string& by,
-                               const std::function<void(SetOverride&, SetPlan&)>& change) {
+Status Daemon::change_override(
+    const std::string& set, const std::string& by,
+    const std::function<void(SetOverride&, schedule::Schedule&)>& change) {
     std::lock_guard lock(m_plans_mu);
     auto plan = std::find_if(m_plans.begin(), m_plans.end(),
                              [&](const SetPlan& p) { return p.name == set; });
@@ -87,12 +88,13 @@ Status Daemon::change_override(const std::string& set, const std::string& by,
                          "' (only sets with a schedule in its config)");
     auto it = m_overrides.find(set);
     SetOverride o = it == m_overrides.end() ? SetOverride{} : it->second;
-    SetPlan changed = *plan;
+    // Only the schedule changes: the daemon thread reads the plan's other fields unlocked.
+    schedule::Schedule changed = plan->schedule;
     change(o, changed);
     o.changed_by = by;
     o.changed_ns = m_hooks.now();
     TRY(m_db.put_set_override(set, o));
-    *plan = std::move(changed);
+    plan->schedule = std::move(changed);
     // As the StateDb does: an override back to every default is no override, and says nobody
     // changed anything.
     if (o.schedule.empty() && !o.paused && o.retention_args.empty())
@@ -104,10 +106,10 @@ Status Daemon::change_override(const std::string& set, const std::string& by,
 
 Status Daemon::set_schedule(const std::string& set, std::optional<schedule::Schedule> schedule,
                             const std::string& by) {
-    TRY(change_override(set, by, [&](SetOverride& o, SetPlan& plan) {
+    TRY(change_override(set, by, [&](SetOverride& o, schedule::Schedule& in_force) {
         o.schedule = schedule ? schedule->expression() : "";
         o.timezone = schedule ? schedule->timezone() : "";
-        plan.schedule = schedule ? *schedule : m_config_schedules.at(set);
+        in_force = schedule ? *schedule : m_config_schedules.at(set);
     }));
     {
         std::lock_guard lock(m_plans_mu);
@@ -125,7 +127,7 @@ Status Daemon::set_schedule(const std::string& set, std::optional<schedule::Sche
 }
 
 Status Daemon::set_paused(const std::string& set, bool paused, const std::string& by) {
-    TRY(change_override(set, by, [&](SetOverride& o, SetPlan&) { o.paused = paused; }));
+    TRY(change_override(set, by, [&](SetOverride& o, schedule::Schedule&) { o.paused = paused; }));
     event({{"event", paused ? "paused" : "resumed"}, {"set", set}, {"by", by}});
     return ok_status();
 }
@@ -133,7 +135,7 @@ Status Daemon::set_paused(const std::string& set, bool paused, const std::string
 Status Daemon::set_retention(const std::string& set, std::vector<std::string> forget_args,
                              std::string policy_json, const std::string& by) {
     const bool from_config = forget_args.empty();
-    TRY(change_override(set, by, [&](SetOverride& o, SetPlan&) {
+    TRY(change_override(set, by, [&](SetOverride& o, schedule::Schedule&) {
         o.retention_args = std::move(forget_args);
         o.retention_json = policy_json;
     }));
@@ -439,18 +441,37 @@ Result<bool> Daemon::run_request(bool* aborted) {
         if (p.name == r.set) plan = &p;
     JobResult result;
     const int64_t now = m_hooks.now();
+    Status failed;
     if (r.job == "drill" || r.job == "restore") {
-        TRY_ASSIGN(result, job(*plan, r.job, now, input));
-        *aborted = result.outcome == "aborted";
+        auto ran = job(*plan, r.job, now, input);
+        if (ran.ok()) {
+            result = std::move(*ran);
+            *aborted = result.outcome == "aborted";
+        } else {
+            failed = ran.status();
+        }
     } else {
-        TRY_ASSIGN(*aborted, run_set(*plan, now, &result, input));
+        auto ran = run_set(*plan, now, &result, input);
+        if (ran.ok())
+            *aborted = *ran;
+        else
+            failed = ran.status();
     }
-    std::lock_guard lock(m_req_mu);
-    if (auto it = m_requests.find(r.id); it != m_requests.end()) {
-        it->second.state = "done";
-        it->second.finished_ns = m_hooks.now();
-        it->second.result = result;
+    // A job that could not even be recorded (the state database failed) still ends: a
+    // client polling it must not see "running" forever.
+    if (!failed.ok()) {
+        result.outcome = "failed";
+        result.error = failed.message();
     }
+    {
+        std::lock_guard lock(m_req_mu);
+        if (auto it = m_requests.find(r.id); it != m_requests.end()) {
+            it->second.state = "done";
+            it->second.finished_ns = m_hooks.now();
+            it->second.result = result;
+        }
+    }
+    if (!failed.ok()) return failed;
     return true;
 }
 

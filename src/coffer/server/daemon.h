@@ -51,10 +51,12 @@ struct JobResult {
 
 // What a requested job is given beyond its set: command-line arguments (a restore's snapshot,
 // target, confirmation) and a secret for its stdin (the recovery key or shares, one per line).
-// The secret is held only until the job starts, never in a Request, and wiped.
+// The secret is held only until the job's child has it, never in a Request, and wiped.
 struct JobInput {
     std::vector<std::string> args;
-    SecretBytes secret;
+    // mutable: the runner wipes it as soon as the child's pipe holds it, though the rest of
+    // the job's input is read-only to it.
+    mutable SecretBytes secret;
     std::string by;          // who asked: set by Daemon::request
     int64_t request_id = 0;  // the request's id: set by Daemon::request
 };
@@ -165,10 +167,11 @@ private:
     Status apply_schedule_changes();
     schedule::Schedule schedule_of(const SetPlan& plan) const;
     bool paused(const std::string& set) const;
-    // Under m_plans_mu: change() edits a copy of the set's override and plan, which is
-    // recorded in the StateDb and then kept (nothing changes if recording fails).
+    // Under m_plans_mu: change() edits a copy of the set's override and of the schedule in
+    // force, which are recorded in the StateDb and then kept (nothing changes if recording
+    // fails). Nothing else of a plan ever changes.
     Status change_override(const std::string& set, const std::string& by,
-                           const std::function<void(SetOverride&, SetPlan&)>& change);
+                           const std::function<void(SetOverride&, schedule::Schedule&)>& change);
 
     // The vector and each plan's name never change after construction; a plan's schedule
     // does (under m_plans_mu), through set_schedule().
