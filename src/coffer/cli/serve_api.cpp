@@ -59,6 +59,14 @@ nlohmann::json request_json(const server::Request& r) {
     return j;
 }
 
+// 202 with the job a request queued (for POST backup, drill, restore).
+ApiReply job_reply(const ServeApi& s, const Result<int64_t>& id) {
+    if (!id.ok()) return from_status(id.status());
+    auto state = s.daemon.request_state(*id);
+    if (!state) return ApiReply{202, {{"id", *id}, {"state", "queued"}}, {}};
+    return ApiReply{202, request_json(*state), {}};
+}
+
 bool one_line(const std::string& s, size_t max) {
     return !s.empty() && s.size() <= max && s.find_first_of("\r\n") == std::string::npos;
 }
@@ -282,19 +290,16 @@ std::vector<api::Route> serve_routes(ServeApi& s) {
             return ApiReply{200, {{"sets", sets}}, {}};
         },
         "The sets the daemon runs");
-    add_route(
-        routes, "GET", "/api/v1/sets/{set}", Permission::status,
-        [&s](const ApiRequest& r) {
-            auto p = find_plan(s, r.params.at("set"));
-            if (!p) return not_found_set(r.params.at("set"));
-            return ApiReply{200, set_json(s, *p, s.daemon.facts(), repo::now_unix_ns()), {}};
+    add_set_route(
+        s, routes, "GET", "/api/v1/sets/{set}", Permission::status,
+        [&s](const ApiRequest&, const server::SetPlan& plan) {
+            return ApiReply{200, set_json(s, plan, s.daemon.facts(), repo::now_unix_ns()), {}};
         },
         "One set: schedule, RPO/RTO, newest snapshot, last run, next due");
-    add_route(
-        routes, "GET", "/api/v1/sets/{set}/snapshots", Permission::snapshots,
-        [&s](const ApiRequest& r) {
-            const std::string set = r.params.at("set");
-            if (!find_plan(s, set)) return not_found_set(set);
+    add_set_route(
+        s, routes, "GET", "/api/v1/sets/{set}/snapshots", Permission::snapshots,
+        [&s](const ApiRequest&, const server::SetPlan& plan) {
+            const std::string& set = plan.name;
             std::lock_guard lock(s.repo_mu);
             auto opened = open_repository(s.g, KeyNeed::host);
             if (!opened.ok()) return from_status(opened.status());
@@ -313,11 +318,10 @@ std::vector<api::Route> serve_routes(ServeApi& s) {
             return ApiReply{200, {{"set", set}, {"snapshots", out}}, {}};
         },
         "The set's snapshots, oldest first");
-    add_route(
-        routes, "GET", "/api/v1/sets/{set}/runs", Permission::snapshots,
-        [&s](const ApiRequest& r) {
-            const std::string set = r.params.at("set");
-            if (!find_plan(s, set)) return not_found_set(set);
+    add_set_route(
+        s, routes, "GET", "/api/v1/sets/{set}/runs", Permission::snapshots,
+        [&s](const ApiRequest&, const server::SetPlan& plan) {
+            const std::string& set = plan.name;
             auto runs = s.db.recent_runs(500);
             if (!runs.ok()) return from_status(runs.status());
             nlohmann::json out = nlohmann::json::array();
@@ -329,34 +333,23 @@ std::vector<api::Route> serve_routes(ServeApi& s) {
     for (const char* job : {"backup", "drill"}) {
         std::string pattern = std::string("/api/v1/sets/{set}/") + job;
         std::string kind = job;
-        routes.push_back({"POST", pattern, Permission::run,
-                          [&s, kind](const ApiRequest& r) {
-                              const std::string set = r.params.at("set");
-                              if (!find_plan(s, set)) return not_found_set(set);
-                              auto id = s.daemon.request(set, kind, r.principal->user);
-                              if (!id.ok()) return from_status(id.status());
-                              auto state = s.daemon.request_state(*id);
-                              if (!state)
-                                  return ApiReply{202, {{"id", *id}, {"state", "queued"}}, {}};
-                              return ApiReply{202, request_json(*state), {}};
-                          },
-                          kind == "backup"
-                              ? "Run a backup of the set now (then its retention, prune, mirror); "
-                                "returns a job to poll"
-                              : "Run a restore drill of the set now; returns a job to poll"});
+        add_set_route(
+            s, routes, "POST", pattern, Permission::run,
+            [&s, kind](const ApiRequest& r, const server::SetPlan& plan) {
+                return job_reply(s, s.daemon.request(plan.name, kind, r.principal->user));
+            },
+            kind == "backup" ? "Run a backup of the set now (then its retention, prune, mirror); "
+                               "returns a job to poll"
+                             : "Run a restore drill of the set now; returns a job to poll");
     }
-    add_route(
-        routes, "POST", "/api/v1/sets/{set}/restore", Permission::manage,
-        [&s](const ApiRequest& r) {
-            const std::string set = r.params.at("set");
-            if (!find_plan(s, set)) return not_found_set(set);
+    add_set_route(
+        s, routes, "POST", "/api/v1/sets/{set}/restore", Permission::manage,
+        [&s](const ApiRequest& r, const server::SetPlan& plan) {
+            const std::string& set = plan.name;
             auto input = restore_input(s, set, r.body);
             if (!input.ok()) return from_status(input.status());
-            auto id = s.daemon.request(set, "restore", r.principal->user, std::move(*input));
-            if (!id.ok()) return from_status(id.status());
-            auto state = s.daemon.request_state(*id);
-            if (!state) return ApiReply{202, {{"id", *id}, {"state", "queued"}}, {}};
-            return ApiReply{202, request_json(*state), {}};
+            return job_reply(
+                s, s.daemon.request(set, "restore", r.principal->user, std::move(*input)));
         },
         "Restore the set: in place (destructive: needs \"confirm\" with the set's name, runs "
         "the hooks, takes a safety snapshot) or into a \"target\" directory; with the "

@@ -118,20 +118,17 @@ Result<nlohmann::json> read_export(const std::string& dir) {
 }  // namespace
 
 void add_operation_routes(ServeApi& s, std::vector<api::Route>& routes) {
-    add_route(
-        routes, "GET", "/api/v1/sets/{set}/schedule", Permission::status,
-        [&s](const ApiRequest& r) {
-            auto p = find_plan(s, r.params.at("set"));
-            if (!p) return not_found_set(r.params.at("set"));
-            return ApiReply{200, schedule_json(s, *p), {}};
+    add_set_route(
+        s, routes, "GET", "/api/v1/sets/{set}/schedule", Permission::status,
+        [&s](const ApiRequest&, const server::SetPlan& plan) {
+            return ApiReply{200, schedule_json(s, plan), {}};
         },
         "The set's schedule in force (the config's, or one set through the API), whether it is "
         "paused, its next due time");
-    add_route(
-        routes, "PUT", "/api/v1/sets/{set}/schedule", Permission::manage,
-        [&s](const ApiRequest& r) {
-            const std::string set = r.params.at("set");
-            if (!find_plan(s, set)) return not_found_set(set);
+    add_set_route(
+        s, routes, "PUT", "/api/v1/sets/{set}/schedule", Permission::manage,
+        [&s](const ApiRequest& r, const server::SetPlan& plan) {
+            const std::string& set = plan.name;
             std::string expression = body_string(r, "schedule");
             std::string zone = body_string(r, "timezone");
             if (expression.empty())
@@ -146,35 +143,32 @@ void add_operation_routes(ServeApi& s, std::vector<api::Route>& routes) {
         },
         "Replace the set's schedule (kept in the daemon's state over the config's until "
         "DELETE)");
-    add_route(
-        routes, "DELETE", "/api/v1/sets/{set}/schedule", Permission::manage,
-        [&s](const ApiRequest& r) {
-            const std::string set = r.params.at("set");
-            if (!find_plan(s, set)) return not_found_set(set);
+    add_set_route(
+        s, routes, "DELETE", "/api/v1/sets/{set}/schedule", Permission::manage,
+        [&s](const ApiRequest& r, const server::SetPlan& plan) {
+            const std::string& set = plan.name;
             Status st = s.daemon.set_schedule(set, std::nullopt, r.principal->user);
             if (!st.ok()) return from_status(st);
             return ApiReply{200, schedule_json(s, *find_plan(s, set)), {}};
         },
         "Go back to the config's schedule");
     for (bool pause : {true, false}) {
-        routes.push_back({"POST", pause ? "/api/v1/sets/{set}/pause" : "/api/v1/sets/{set}/resume",
-                          Permission::manage,
-                          [&s, pause](const ApiRequest& r) {
-                              const std::string set = r.params.at("set");
-                              if (!find_plan(s, set)) return not_found_set(set);
-                              Status st = s.daemon.set_paused(set, pause, r.principal->user);
-                              if (!st.ok()) return from_status(st);
-                              return ApiReply{200, schedule_json(s, *find_plan(s, set)), {}};
-                          },
-                          pause ? "Pause the set's scheduled backups (its RPO is still watched; "
-                                  "backup now and drills still run)"
-                                : "Resume the set's scheduled backups"});
+        add_set_route(
+            s, routes, "POST", pause ? "/api/v1/sets/{set}/pause" : "/api/v1/sets/{set}/resume",
+            Permission::manage,
+            [&s, pause](const ApiRequest& r, const server::SetPlan& plan) {
+                Status st = s.daemon.set_paused(plan.name, pause, r.principal->user);
+                if (!st.ok()) return from_status(st);
+                return ApiReply{200, schedule_json(s, *find_plan(s, plan.name)), {}};
+            },
+            pause ? "Pause the set's scheduled backups (its RPO is still watched; backup now and "
+                    "drills still run)"
+                  : "Resume the set's scheduled backups");
     }
-    add_route(
-        routes, "GET", "/api/v1/sets/{set}/retention", Permission::status,
-        [&s](const ApiRequest& r) {
-            const std::string set = r.params.at("set");
-            if (!find_plan(s, set)) return not_found_set(set);
+    add_set_route(
+        s, routes, "GET", "/api/v1/sets/{set}/retention", Permission::status,
+        [&s](const ApiRequest&, const server::SetPlan& plan) {
+            const std::string& set = plan.name;
             auto cfg = config::load(s.config_path);
             if (!cfg.ok()) return from_status(cfg.status());
             const config::SetConfig* found = cfg->find_set(set);
@@ -202,11 +196,10 @@ void add_operation_routes(ServeApi& s, std::vector<api::Route>& routes) {
         },
         "The set's retention policy in force (the config's, or one set through the API) and "
         "when it was last applied");
-    add_route(
-        routes, "PUT", "/api/v1/sets/{set}/retention", Permission::manage,
-        [&s](const ApiRequest& r) {
-            const std::string set = r.params.at("set");
-            if (!find_plan(s, set)) return not_found_set(set);
+    add_set_route(
+        s, routes, "PUT", "/api/v1/sets/{set}/retention", Permission::manage,
+        [&s](const ApiRequest& r, const server::SetPlan& plan) {
+            const std::string& set = plan.name;
             auto policy = retention_from_body(r.body);
             if (!policy.ok()) return from_status(policy.status());
             Status st = s.daemon.set_retention(set, policy->first, policy->second.dump(),
@@ -222,22 +215,19 @@ void add_operation_routes(ServeApi& s, std::vector<api::Route>& routes) {
         "Replace the set's retention policy (keep_last, keep_hourly, keep_daily, keep_weekly, "
         "keep_monthly, keep_yearly, keep_within), applied after its next backup; kept in the "
         "daemon's state over the config's until DELETE");
-    add_route(
-        routes, "DELETE", "/api/v1/sets/{set}/retention", Permission::manage,
-        [&s](const ApiRequest& r) {
-            const std::string set = r.params.at("set");
-            if (!find_plan(s, set)) return not_found_set(set);
+    add_set_route(
+        s, routes, "DELETE", "/api/v1/sets/{set}/retention", Permission::manage,
+        [&s](const ApiRequest& r, const server::SetPlan& plan) {
+            const std::string& set = plan.name;
             Status st = s.daemon.set_retention(set, {}, "", r.principal->user);
             if (!st.ok()) return from_status(st);
             return ApiReply{200, {{"set", set}, {"from", "config"}}, {}};
         },
         "Go back to the config's retention policy");
-    add_route(
-        routes, "GET", "/api/v1/sets/{set}/drills", Permission::snapshots,
-        [&s](const ApiRequest& r) {
-            const std::string set = r.params.at("set");
-            auto p = find_plan(s, set);
-            if (!p) return not_found_set(set);
+    add_set_route(
+        s, routes, "GET", "/api/v1/sets/{set}/drills", Permission::snapshots,
+        [&s](const ApiRequest&, const server::SetPlan& plan) {
+            const std::string& set = plan.name;
             auto runs = s.db.recent_runs(2000);
             if (!runs.ok()) return from_status(runs.status());
             nlohmann::json out = nlohmann::json::array();
@@ -245,15 +235,15 @@ void add_operation_routes(ServeApi& s, std::vector<api::Route>& routes) {
                 if (run.set != set || run.job != "drill" || out.size() >= 100) continue;
                 nlohmann::json j = run_json(run);
                 if (run.end_ns) j["duration_s"] = double(run.end_ns - run.start_ns) / 1e9;
-                if (p->rto_ns && run.end_ns)
+                if (plan.rto_ns && run.end_ns)
                     j["within_rto"] =
-                        run.outcome == "ok" && run.end_ns - run.start_ns <= *p->rto_ns;
+                        run.outcome == "ok" && run.end_ns - run.start_ns <= *plan.rto_ns;
                 auto report = nlohmann::json::parse(run.report, nullptr, false);
                 if (!run.report.empty() && !report.is_discarded()) j["report"] = report;
                 out.push_back(std::move(j));
             }
             nlohmann::json body = {{"set", set}, {"drills", out}};
-            if (p->rto_ns) body["rto_s"] = *p->rto_ns / 1000000000;
+            if (plan.rto_ns) body["rto_s"] = *plan.rto_ns / 1000000000;
             return ApiReply{200, body, {}};
         },
         "The set's drills, newest first: outcome, duration against the RTO, and each drill's "

@@ -59,6 +59,24 @@ inline void add_route(std::vector<api::Route>& routes, std::string method, std::
                       std::move(summary)});
 }
 
+// A route under /api/v1/sets/{set}: the handler gets the set's plan; a set the daemon does not
+// run is answered 404 before it is called.
+inline void add_set_route(
+    const ServeApi& s, std::vector<api::Route>& routes, std::string method, std::string pattern,
+    api::Permission permission,
+    std::function<api::ApiReply(const api::ApiRequest&, const server::SetPlan&)> handler,
+    std::string summary) {
+    add_route(
+        routes, std::move(method), std::move(pattern), permission,
+        [&s, handler = std::move(handler)](const api::ApiRequest& r) {
+            const std::string& set = r.params.at("set");
+            auto plan = find_plan(s, set);
+            if (!plan) return not_found_set(set);
+            return handler(r, *plan);
+        },
+        std::move(summary));
+}
+
 // The routes for schedules, pausing, retention, drill reports, mirrors and the audit export.
 void add_operation_routes(ServeApi& s, std::vector<api::Route>& routes);
 
